@@ -1,0 +1,49 @@
+/*
+ * json.h — strict reading of JSON request bodies with jansson: parse with a
+ * message that says where the syntax broke, and check an object against a
+ * list of allowed fields with their types, so every unknown field, missing
+ * field and wrong type is named to the user.
+ */
+#ifndef MOPS_CORE_JSON_H
+#define MOPS_CORE_JSON_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef enum {
+    MOPS_JSON_STRING,
+    MOPS_JSON_INT,
+    MOPS_JSON_NUMBER,       /* integer or real */
+    MOPS_JSON_BOOL,
+    MOPS_JSON_OBJECT,
+    MOPS_JSON_ARRAY,
+    MOPS_JSON_STRING_ARRAY, /* array whose items are all strings */
+    MOPS_JSON_NULLABLE_STRING,
+    MOPS_JSON_ANY,
+} mops_json_type_t;
+
+typedef struct mops_json_field {
+    const char *name;
+    mops_json_type_t type;
+    int required;
+} mops_json_field_t;
+
+/* Parse len bytes of JSON text; the top level must be an object. Duplicate
+ * keys are refused. On success *out is a new reference. */
+int mops_json_parse_object(const char *text, size_t len, json_t **out, mops_err_t *err);
+
+/* Check obj (which must be an object) against fields, a list ended by
+ * {NULL}: no unknown keys, required ones present, each of its type. what
+ * names the object in messages ("request body", "field 'source'"). */
+int mops_json_check(const json_t *obj, const char *what, const mops_json_field_t *fields,
+                    mops_err_t *err);
+
+/* obj[key] as a string, or dflt when absent or null. */
+const char *mops_json_str(const json_t *obj, const char *key, const char *dflt);
+
+/* Compact serialisation into a new heap string; caller frees. */
+char *mops_json_dump(const json_t *v);
+
+#endif
