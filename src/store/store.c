@@ -1,0 +1,392 @@
+/*
+ * store.c — backend-independent half of the store: opening by URI, the
+ * connection pool, transactions, typed parameter binding, and numbered
+ * migrations. Each backend (sqlite.c, pg.c) fills a store_ops_t.
+ */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/time.h"
+#include "store/store_int.h"
+
+static int has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+int store_open(const char *uri, store_t **out, mops_err_t *err)
+{
+    store_t *st = mops_xcalloc(1, sizeof *st);
+    pthread_mutex_init(&st->lock, NULL);
+    st->uri = mops_xstrdup(uri);
+    int rc;
+    if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://")) {
+        st->kind = STORE_POSTGRES;
+        rc = store_pg_open(uri, st, err);
+    } else {
+        st->kind = STORE_SQLITE;
+        rc = store_sqlite_open(has_prefix(uri, "sqlite:") ? uri + 7 : uri, st, err);
+    }
+    if (rc != 0) {
+        pthread_mutex_destroy(&st->lock);
+        free(st->uri);
+        free(st);
+        return rc;
+    }
+    /* Open one connection now so a bad URI fails at start-up, not on the
+     * first request. */
+    store_conn_t *c;
+    if ((rc = store_conn_acquire(st, &c, err)) != 0) {
+        store_close(st);
+        return rc;
+    }
+    store_conn_release(c);
+    *out = st;
+    return 0;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    store_conn_t *c = st->idle;
+    while (c) {
+        store_conn_t *next = c->next_idle;
+        st->ops->conn_close(c);
+        c = next;
+    }
+    if (st->ops->destroy)
+        st->ops->destroy(st);
+    pthread_mutex_destroy(&st->lock);
+    free(st->uri);
+    free(st);
+}
+
+store_kind_t store_kind(const store_t *st)
+{
+    return st->kind;
+}
+
+int store_conn_acquire(store_t *st, store_conn_t **out, mops_err_t *err)
+{
+    pthread_mutex_lock(&st->lock);
+    store_conn_t *c = st->idle;
+    if (c)
+        st->idle = c->next_idle;
+    pthread_mutex_unlock(&st->lock);
+    if (!c) {
+        int rc = st->ops->conn_open(st, &c, err);
+        if (rc != 0)
+            return rc;
+        c->st = st;
+    }
+    c->next_idle = NULL;
+    *out = c;
+    return 0;
+}
+
+void store_conn_release(store_conn_t *c)
+{
+    if (!c)
+        return;
+    store_rollback(c);
+    store_t *st = c->st;
+    pthread_mutex_lock(&st->lock);
+    c->next_idle = st->idle;
+    st->idle = c;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* ------------------------------------------------------------ transactions */
+
+int store_begin(store_conn_t *c, mops_err_t *err)
+{
+    if (c->in_tx)
+        return mops_err_set(err, MOPS_EINTERNAL, "store: transaction already open");
+    int rc = c->st->ops->exec_raw(c, c->st->ops->begin_sql, err);
+    if (rc == 0)
+        c->in_tx = 1;
+    return rc;
+}
+
+int store_commit(store_conn_t *c, mops_err_t *err)
+{
+    if (!c->in_tx)
+        return mops_err_set(err, MOPS_EINTERNAL, "store: commit without a transaction");
+    int rc = c->st->ops->exec_raw(c, "COMMIT", err);
+    if (rc != 0) {
+        store_rollback(c);
+        return rc;
+    }
+    c->in_tx = 0;
+    return 0;
+}
+
+void store_rollback(store_conn_t *c)
+{
+    if (!c->in_tx)
+        return;
+    c->st->ops->exec_raw(c, "ROLLBACK", NULL);
+    c->in_tx = 0;
+}
+
+int store_in_tx(const store_conn_t *c)
+{
+    return c->in_tx;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+static int bind_args(store_stmt_t *s, const char *types, va_list ap, mops_err_t *err)
+{
+    const store_ops_t *ops = s->conn->st->ops;
+    int idx = 1;
+    for (const char *t = types ? types : ""; *t; t++, idx++) {
+        int rc;
+        switch (*t) {
+        case 'i': rc = ops->bind_int(s, idx, va_arg(ap, int64_t)); break;
+        case 'd': rc = ops->bind_double(s, idx, va_arg(ap, double)); break;
+        case 'n': rc = ops->bind_null(s, idx); break;
+        case 't': {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? ops->bind_text(s, idx, v) : ops->bind_null(s, idx);
+            break;
+        }
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+            rc = ops->bind_blob(s, idx, p, n);
+            break;
+        }
+        default:
+            return mops_err_set(err, MOPS_EINTERNAL, "store: bad bind type '%c'", *t);
+        }
+        if (rc != 0)
+            return mops_err_set(err, MOPS_EINTERNAL, "store: cannot bind parameter %d", idx);
+    }
+    return 0;
+}
+
+static int query_v(store_conn_t *c, store_stmt_t **out, mops_err_t *err, const char *sql,
+                   const char *types, va_list ap)
+{
+    store_stmt_t *s;
+    int rc = c->st->ops->prepare(c, sql, &s, err);
+    if (rc != 0)
+        return rc;
+    s->conn = c;
+    if ((rc = bind_args(s, types, ap, err)) != 0) {
+        store_finalize(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int store_query(store_conn_t *c, store_stmt_t **out, mops_err_t *err, const char *sql,
+                const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = query_v(c, out, err, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+int store_exec(store_conn_t *c, int64_t *changes, mops_err_t *err, const char *sql,
+               const char *types, ...)
+{
+    store_stmt_t *s;
+    va_list ap;
+    va_start(ap, types);
+    int rc = query_v(c, &s, err, sql, types, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+    while ((rc = store_step(s, err)) == STORE_ROW)
+        ;
+    if (rc == STORE_DONE && changes)
+        *changes = c->st->ops->changes(s);
+    store_finalize(s);
+    return rc;
+}
+
+int store_query_int(store_conn_t *c, int64_t *out, mops_err_t *err, const char *sql,
+                    const char *types, ...)
+{
+    store_stmt_t *s;
+    va_list ap;
+    va_start(ap, types);
+    int rc = query_v(c, &s, err, sql, types, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+    rc = store_step(s, err);
+    if (rc == STORE_ROW) {
+        *out = store_col_int(s, 0);
+        /* Drain so RETURNING statements complete on every backend. */
+        while ((rc = store_step(s, err)) == STORE_ROW)
+            ;
+    } else if (rc == STORE_DONE) {
+        rc = mops_err_set(err, MOPS_ENOTFOUND, "no row");
+    }
+    store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+int store_step(store_stmt_t *s, mops_err_t *err)
+{
+    return s->conn->st->ops->step(s, err);
+}
+
+int store_col_is_null(store_stmt_t *s, int col)
+{
+    return s->conn->st->ops->col_is_null(s, col);
+}
+
+int64_t store_col_int(store_stmt_t *s, int col)
+{
+    return s->conn->st->ops->col_int(s, col);
+}
+
+double store_col_double(store_stmt_t *s, int col)
+{
+    return s->conn->st->ops->col_double(s, col);
+}
+
+const char *store_col_text(store_stmt_t *s, int col)
+{
+    const char *t = s->conn->st->ops->col_text(s, col);
+    return t ? t : "";
+}
+
+const void *store_col_blob(store_stmt_t *s, int col, size_t *len)
+{
+    return s->conn->st->ops->col_blob(s, col, len);
+}
+
+void store_finalize(store_stmt_t *s)
+{
+    if (s)
+        s->conn->st->ops->finalize(s);
+}
+
+/* -------------------------------------------------------------- migrations */
+
+/* Replace the dialect markers of a migration with this backend's types. */
+static char *expand_markers(const store_ops_t *ops, const char *sql)
+{
+    mops_buf_t b = MOPS_BUF_INIT;
+    for (const char *p = sql; *p;) {
+        if (strncmp(p, "{{ID}}", 6) == 0) {
+            mops_buf_puts(&b, ops->id_type);
+            p += 6;
+        } else if (strncmp(p, "{{BLOB}}", 8) == 0) {
+            mops_buf_puts(&b, ops->blob_type);
+            p += 8;
+        } else {
+            mops_buf_putc(&b, *p++);
+        }
+    }
+    return mops_buf_detach(&b);
+}
+
+static int migration_apply(store_conn_t *c, const store_migration_t *m, int *applied,
+                           mops_err_t *err)
+{
+    const store_ops_t *ops = c->st->ops;
+    /* store_begin serialises writers, so two servers starting at once on one
+     * database apply each migration once. */
+    int rc = store_begin(c, err);
+    if (rc != 0)
+        return rc;
+    int64_t done = 0;
+    if ((rc = store_query_int(c, &done, err,
+                              "SELECT count(*) FROM schema_migrations WHERE version = ?", "i",
+                              (int64_t)m->number)) != 0)
+        goto fail;
+    if (done) {
+        store_rollback(c);
+        return 0;
+    }
+    char *sql = expand_markers(ops, m->sql);
+    /* Statements are separated by ";\n" so a ';' inside a string literal or
+     * CHECK clause on one line is harmless. */
+    char *stmt = sql;
+    while (stmt && *stmt) {
+        char *end = strstr(stmt, ";\n");
+        if (end)
+            *end = '\0';
+        const char *q = stmt;
+        while (*q == ' ' || *q == '\n' || *q == '\t')
+            q++;
+        if (*q && (rc = ops->exec_raw(c, q, err)) != 0) {
+            free(sql);
+            mops_err_wrap(err, "migration %04d (%s)", m->number, m->name);
+            goto fail;
+        }
+        stmt = end ? end + 2 : NULL;
+    }
+    free(sql);
+    if ((rc = store_exec(c, NULL, err,
+                         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                         "iti", (int64_t)m->number, m->name, mops_now_ms())) != 0)
+        goto fail;
+    if ((rc = store_commit(c, err)) != 0)
+        return rc;
+    (*applied)++;
+    return 0;
+fail:
+    store_rollback(c);
+    return rc;
+}
+
+int store_schema_version(store_t *st, int *version, mops_err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_acquire(st, &c, err);
+    if (rc != 0)
+        return rc;
+    int64_t v = 0;
+    rc = store_query_int(c, &v, err, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                         NULL);
+    store_conn_release(c);
+    if (rc == 0)
+        *version = (int)v;
+    return rc;
+}
+
+int store_migrate(store_t *st, int *applied_out, mops_err_t *err)
+{
+    store_conn_t *c;
+    int rc = store_conn_acquire(st, &c, err);
+    if (rc != 0)
+        return rc;
+    int applied = 0;
+    if ((rc = store_begin(c, err)) == 0) {
+        rc = st->ops->exec_raw(c,
+                               "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                               "version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+                               "applied_at BIGINT NOT NULL)",
+                               err);
+        rc = rc == 0 ? store_commit(c, err) : (store_rollback(c), rc);
+    }
+    int64_t newest = 0;
+    if (rc == 0)
+        rc = store_query_int(c, &newest, err,
+                             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL);
+    if (rc == 0 && newest > store_migrations[store_migration_count - 1].number)
+        rc = mops_err_set(err, MOPS_EPRECOND,
+                          "the database schema is at migration %lld, newer than this mops "
+                          "binary knows (%d); upgrade mops",
+                          (long long)newest, store_migrations[store_migration_count - 1].number);
+    for (int i = 0; rc == 0 && i < store_migration_count; i++)
+        rc = migration_apply(c, &store_migrations[i], &applied, err);
+    store_conn_release(c);
+    if (rc == 0 && applied_out)
+        *applied_out = applied;
+    return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * store.h — the one storage interface every domain module uses.
+ *
+ * A store_t is a database (a pool of connections); a store_conn_t is one
+ * connection, used by one thread at a time; a store_stmt_t is a prepared
+ * statement and its cursor. Backends: SQLite ("sqlite:PATH", the embedded
+ * default) and PostgreSQL ("postgres://..."), chosen by URI.
+ *
+ * SQL written by domain modules must run on both: `?` placeholders (the
+ * PostgreSQL backend numbers them), BIGINT for integers and times (Unix ms),
+ * TEXT for strings and JSON documents, INTEGER 0/1 for booleans, RETURNING,
+ * ON CONFLICT ... DO NOTHING/UPDATE. Migrations may also use the dialect
+ * markers {{ID}} (an auto-assigned BIGINT primary key) and {{BLOB}}.
+ *
+ * Writes happen inside store_begin/store_commit, which serialise writers
+ * (BEGIN IMMEDIATE on SQLite) so read-modify-write sequences such as the
+ * audit chain are safe. Outside a transaction every statement autocommits.
+ * A commit that returned 0 is durable (synchronous=FULL on SQLite).
+ */
+#ifndef MOPS_STORE_STORE_H
+#define MOPS_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct store store_t;
+typedef struct store_conn store_conn_t;
+typedef struct store_stmt store_stmt_t;
+
+/* store_step results besides negative error codes. */
+enum { STORE_DONE = 0, STORE_ROW = 1 };
+
+typedef enum { STORE_SQLITE, STORE_POSTGRES } store_kind_t;
+
+/* Open the database at uri ("sqlite:PATH" or a PATH ending in .db for
+ * SQLite; "postgres://..." or "postgresql://..." for PostgreSQL). The schema
+ * is not touched: call store_migrate. *out is freed with store_close. */
+int store_open(const char *uri, store_t **out, mops_err_t *err);
+
+/* Close every pooled connection and free st. Connections must have been
+ * released. NULL is a no-op. */
+void store_close(store_t *st);
+
+store_kind_t store_kind(const store_t *st);
+
+/* Bring the schema up to the newest numbered migration, each in its own
+ * transaction; safe to call from several processes at once. *applied (may be
+ * NULL) gets how many ran. */
+int store_migrate(store_t *st, int *applied, mops_err_t *err);
+
+/* Highest migration number applied (0 on an empty database). */
+int store_schema_version(store_t *st, int *version, mops_err_t *err);
+
+/* Borrow a connection for the calling thread; give it back with
+ * store_conn_release (which rolls back an unfinished transaction). */
+int store_conn_acquire(store_t *st, store_conn_t **out, mops_err_t *err);
+void store_conn_release(store_conn_t *c);
+
+/* Write transactions. store_rollback is safe to call when none is open. */
+int store_begin(store_conn_t *c, mops_err_t *err);
+int store_commit(store_conn_t *c, mops_err_t *err);
+void store_rollback(store_conn_t *c);
+int store_in_tx(const store_conn_t *c);
+
+/* Prepare sql and bind its `?` parameters from a type string and varargs:
+ *   'i' int64_t, 't' const char * (NULL binds NULL), 'd' double,
+ *   'n' NULL (no argument), 'b' (const void *, size_t) blob.
+ * Free *out with store_finalize. */
+int store_query(store_conn_t *c, store_stmt_t **out, mops_err_t *err, const char *sql,
+                const char *types, ...);
+
+/* Run a statement that returns no rows (or whose rows are ignored).
+ * *changes (may be NULL) gets the number of rows it changed. */
+int store_exec(store_conn_t *c, int64_t *changes, mops_err_t *err, const char *sql,
+               const char *types, ...);
+
+/* Run a statement expected to return one row whose first column is an
+ * integer (e.g. RETURNING id, SELECT count(*)). MOPS_ENOTFOUND if no row. */
+int store_query_int(store_conn_t *c, int64_t *out, mops_err_t *err, const char *sql,
+                    const char *types, ...);
+
+/* Advance the cursor: STORE_ROW, STORE_DONE, or a negative error code.
+ * A unique or foreign-key violation is MOPS_ECONFLICT. */
+int store_step(store_stmt_t *s, mops_err_t *err);
+
+/* Column accessors for the current row (0-based). Text and blobs are valid
+ * until the next store_step or store_finalize. */
+int store_col_is_null(store_stmt_t *s, int col);
+int64_t store_col_int(store_stmt_t *s, int col);
+double store_col_double(store_stmt_t *s, int col);
+const char *store_col_text(store_stmt_t *s, int col); /* "" for NULL */
+const void *store_col_blob(store_stmt_t *s, int col, size_t *len);
+
+/* Free the statement. NULL is a no-op. */
+void store_finalize(store_stmt_t *s);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * test_store.c — the store interface on a real SQLite file and on a real
+ * PostgreSQL server: migrations, typed binds, conflicts, transactions,
+ * serialised writers, refusal of a newer schema.
+ */
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "testutil.h"
+
+typedef struct {
+    char *dir;
+    char *uri;
+    store_t *st;
+} fixture_t;
+
+static int open_store(fixture_t *f)
+{
+    mops_err_t err;
+    if (store_open(f->uri, &f->st, &err) != 0)
+        fail_msg("store_open(%s): %s", f->uri, err.msg);
+    int applied = -1;
+    if (store_migrate(f->st, &applied, &err) != 0)
+        fail_msg("store_migrate: %s", err.msg);
+    assert_true(applied >= 1);
+    return 0;
+}
+
+static int setup_sqlite(void **state)
+{
+    fixture_t *f = mops_xcalloc(1, sizeof *f);
+    f->dir = tu_tmpdir();
+    f->uri = mops_xasprintf("sqlite:%s/mops.db", f->dir);
+    *state = f;
+    return open_store(f);
+}
+
+static int setup_pg(void **state)
+{
+    fixture_t *f = mops_xcalloc(1, sizeof *f);
+    f->uri = tu_pg_fresh_db();
+    *state = f;
+    if (!f->uri)
+        return 0;
+    return open_store(f);
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    store_close(f->st);
+    if (f->dir)
+        tu_rmdir(f->dir);
+    free(f->uri);
+    free(f);
+    return 0;
+}
+
+#define SKIP_WITHOUT_STORE(f)                                                                      \
+    do {                                                                                           \
+        if (!(f)->st) {                                                                            \
+            print_message("(PostgreSQL not available: skipped)\n");                               \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static void test_migrate_idempotent(void **state)
+{
+    fixture_t *f = *state;
+    SKIP_WITHOUT_STORE(f);
+    mops_err_t err;
+    int applied = -1, version = -1;
+    assert_int_equal(store_migrate(f->st, &applied, &err), 0);
+    assert_int_equal(applied, 0);
+    assert_int_equal(store_schema_version(f->st, &version, &err), 0);
+    assert_true(version >= 1);
+}
+
+static void test_types_and_conflicts(void **state)
+{
+    fixture_t *f = *state;
+    SKIP_WITHOUT_STORE(f);
+    mops_err_t err;
+    store_conn_t *c;
+    assert_int_equal(store_conn_acquire(f->st, &c, &err), 0);
+    int64_t id = 0;
+    assert_int_equal(store_query_int(c, &id, &err,
+                                     "INSERT INTO teams (name, description, created_at) "
+                                     "VALUES (?, ?, ?) RETURNING id",
+                                     "tti", "risk", "it's \"quoted\" ? not a param", (int64_t)7),
+                     0);
+    assert_true(id > 0);
+    /* Unique violation is a conflict, not an internal error. */
+    int rc = store_exec(c, NULL, &err,
+                        "INSERT INTO teams (name, description, created_at) VALUES (?, '', 1)", "t",
+                        "risk");
+    assert_int_equal(rc, MOPS_ECONFLICT);
+    /* Foreign key violation too. */
+    rc = store_exec(c, NULL, &err,
+                    "INSERT INTO memberships (team_id, user_id, role, created_at) "
+                    "VALUES (?, 999999, 'viewer', 1)",
+                    "i", id);
+    assert_int_equal(rc, MOPS_ECONFLICT);
+
+    store_stmt_t *s;
+    assert_int_equal(store_query(c, &s, &err,
+                                 "SELECT name, description, created_at, NULL, 2.5 FROM teams "
+                                 "WHERE id = ?",
+                                 "i", id),
+                     0);
+    assert_int_equal(store_step(s, &err), STORE_ROW);
+    assert_string_equal(store_col_text(s, 0), "risk");
+    assert_string_equal(store_col_text(s, 1), "it's \"quoted\" ? not a param");
+    assert_int_equal(store_col_int(s, 2), 7);
+    assert_true(store_col_is_null(s, 3));
+    assert_string_equal(store_col_text(s, 3), "");
+    assert_true(store_col_double(s, 4) == 2.5);
+    assert_int_equal(store_step(s, &err), STORE_DONE);
+    store_finalize(s);
+
+    int64_t changes = -1;
+    assert_int_equal(store_exec(c, &changes, &err, "UPDATE teams SET description = ? WHERE id > ?",
+                                "ti", "x", (int64_t)0),
+                     0);
+    assert_int_equal(changes, 1);
+    assert_int_equal(store_query_int(c, &id, &err, "SELECT id FROM teams WHERE name = ?", "t",
+                                     "nope"),
+                     MOPS_ENOTFOUND);
+    /* Malformed SQL is an internal error with the database's message. */
+    assert_int_equal(store_exec(c, NULL, &err, "SELEC nonsense", NULL) < 0, 1);
+    store_conn_release(c);
+}
+
+static void test_transactions(void **state)
+{
+    fixture_t *f = *state;
+    SKIP_WITHOUT_STORE(f);
+    mops_err_t err;
+    store_conn_t *c;
+    assert_int_equal(store_conn_acquire(f->st, &c, &err), 0);
+    assert_int_equal(store_begin(c, &err), 0);
+    assert_true(store_in_tx(c));
+    assert_int_equal(store_begin(c, &err), MOPS_EINTERNAL); /* no nesting */
+    assert_int_equal(
+        store_exec(c, NULL, &err, "INSERT INTO teams (name, created_at) VALUES ('gone', 1)", NULL),
+        0);
+    store_rollback(c);
+    assert_false(store_in_tx(c));
+    int64_t n = -1;
+    assert_int_equal(
+        store_query_int(c, &n, &err, "SELECT count(*) FROM teams WHERE name = 'gone'", NULL), 0);
+    assert_int_equal(n, 0);
+    /* Releasing a connection with an open transaction rolls it back. */
+    assert_int_equal(store_begin(c, &err), 0);
+    assert_int_equal(
+        store_exec(c, NULL, &err, "INSERT INTO teams (name, created_at) VALUES ('gone', 1)", NULL),
+        0);
+    store_conn_release(c);
+    assert_int_equal(store_conn_acquire(f->st, &c, &err), 0);
+    assert_false(store_in_tx(c));
+    assert_int_equal(
+        store_query_int(c, &n, &err, "SELECT count(*) FROM teams WHERE name = 'gone'", NULL), 0);
+    assert_int_equal(n, 0);
+    store_conn_release(c);
+}
+
+/* Writers are serialised: concurrent read-modify-write transactions lose no
+ * update (the audit chain and version numbers depend on it). */
+#define WRITERS 4
+#define ROUNDS 60
+
+static void *writer(void *arg)
+{
+    store_t *st = arg;
+    mops_err_t err;
+    store_conn_t *c;
+    if (store_conn_acquire(st, &c, &err) != 0)
+        return "acquire";
+    for (int i = 0; i < ROUNDS; i++) {
+        int64_t v = 0;
+        if (store_begin(c, &err) != 0 ||
+            store_query_int(c, &v, &err, "SELECT created_at FROM teams WHERE name = 'counter'",
+                            NULL) != 0 ||
+            store_exec(c, NULL, &err, "UPDATE teams SET created_at = ? WHERE name = 'counter'",
+                       "i", v + 1) != 0 ||
+            store_commit(c, &err) != 0) {
+            fprintf(stderr, "writer: %s\n", err.msg);
+            store_conn_release(c);
+            return "failed";
+        }
+    }
+    store_conn_release(c);
+    return NULL;
+}
+
+static void test_serialised_writers(void **state)
+{
+    fixture_t *f = *state;
+    SKIP_WITHOUT_STORE(f);
+    mops_err_t err;
+    store_conn_t *c;
+    assert_int_equal(store_conn_acquire(f->st, &c, &err), 0);
+    assert_int_equal(
+        store_exec(c, NULL, &err, "INSERT INTO teams (name, created_at) VALUES ('counter', 0)",
+                   NULL),
+        0);
+    store_conn_release(c);
+    pthread_t t[WRITERS];
+    for (int i = 0; i < WRITERS; i++)
+        pthread_create(&t[i], NULL, writer, f->st);
+    for (int i = 0; i < WRITERS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    assert_int_equal(store_conn_acquire(f->st, &c, &err), 0);
+    int64_t v = 0;
+    assert_int_equal(
+        store_query_int(c, &v, &err, "SELECT created_at FROM teams WHERE name = 'counter'", NULL),
+        0);
+    assert_int_equal(v, WRITERS * ROUNDS);
+    store_conn_release(c);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    fixture_t *f = *state;
+    SKIP_WITHOUT_STORE(f);
+    mops_err_t err;
+    store_conn_t *c;
+    assert_int_equal(store_conn_acquire(f->st, &c, &err), 0);
+    assert_int_equal(store_exec(c, NULL, &err,
+                                "INSERT INTO schema_migrations (version, name, applied_at) "
+                                "VALUES (9999, 'future', 0)",
+                                NULL),
+                     0);
+    store_conn_release(c);
+    assert_int_equal(store_migrate(f->st, NULL, &err), MOPS_EPRECOND);
+    assert_non_null(strstr(err.msg, "newer than this mops"));
+}
+
+static void test_sqlite_file_private(void **state)
+{
+    fixture_t *f = *state;
+    struct stat sb;
+    char path[512];
+    snprintf(path, sizeof path, "%s/mops.db", f->dir);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    store_t *st;
+    mops_err_t err;
+    assert_int_equal(store_open("sqlite:/nonexistent-dir/x/mops.db", &st, &err), MOPS_EIO);
+    assert_non_null(strstr(err.msg, "/nonexistent-dir/x/mops.db"));
+    assert_int_equal(store_open("postgresql:///nodb?host=/nonexistent&port=1", &st, &err),
+                     MOPS_EUNAVAIL);
+    assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL"));
+}
+
+#define BOTH(fn)                                                                                   \
+    cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown),                                   \
+        cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        BOTH(test_migrate_idempotent),
+        BOTH(test_types_and_conflicts),
+        BOTH(test_transactions),
+        BOTH(test_serialised_writers),
+        BOTH(test_newer_schema_refused),
+        cmocka_unit_test_setup_teardown(test_sqlite_file_private, setup_sqlite, teardown),
+        cmocka_unit_test(test_open_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
