@@ -1,9 +1,16 @@
 /*
- * cmd.h — internal to the CLI: the subcommand table entry, the list of
- * subcommands, and the helpers they share.
+ * cmd.h — internal to the CLI: the subcommand table, subcommand groups
+ * (`mops model create|list|...`), and the helpers commands share for
+ * output (tables for people, --json for programs) and errors.
  */
 #ifndef MOPS_CLI_CMD_H
 #define MOPS_CLI_CMD_H
+
+#include <getopt.h>
+#include <jansson.h>
+
+#include "cli/client.h"
+#include "core/error.h"
 
 typedef struct cli_cmd {
     const char *name;
@@ -12,9 +19,94 @@ typedef struct cli_cmd {
 } cli_cmd_t;
 
 /* One line per subcommand, in the order `mops --help` lists them. */
-#define CLI_COMMANDS                                                               \
-    {"server", "run the mops server", cmd_server},
+#define CLI_COMMANDS                                                                              \
+    {"server", "run the mops server", cmd_server},                                                \
+    {"login", "save the server address and your API token", cmd_login},                          \
+    {"whoami", "show who the saved token belongs to", cmd_whoami},                               \
+    {"team", "create teams and manage their members", cmd_team},                                 \
+    {"user", "create, list and disable users", cmd_user},                                        \
+    {"token", "create, list and revoke API tokens", cmd_token},                                  \
+    {"model", "register, list, update and archive models", cmd_model},                           \
+    {"version", "upload, list, download and alias model versions", cmd_version},                 \
+    {"audit", "read and verify the audit trail", cmd_audit},
 
 int cmd_server(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_team(int argc, char **argv);
+int cmd_user(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+
+/* ------------------------------------------------------ subcommand groups */
+
+typedef struct cli_sub {
+    const char *name;
+    const char *args;    /* "TEAM/MODEL [options]" */
+    const char *summary; /* one line */
+    const char *help;    /* option lines, or NULL */
+    int (*run)(cli_client_t *c, int argc, char **argv); /* argv[0] is the sub name */
+} cli_sub_t;
+
+/* Dispatch `mops <group> <sub> ...`, handling --help at both levels and
+ * connecting the client. Returns the exit status. */
+int cli_group(const char *group, const char *summary, const cli_sub_t *subs, int argc,
+              char **argv);
+
+/* Print the usage of one subcommand (to stdout for --help, stderr for
+ * mistakes). */
+void cli_sub_usage(FILE *f, const char *group, const cli_sub_t *sub);
+
+/* Parse options of a subcommand. Handles -h/--help (exit status 0 via
+ * *done) and reports unknown options. Returns the option char, -1 at the
+ * end, or '?' after printing an error (the caller returns CLI_USAGE). */
+int cli_getopt(int argc, char **argv, const struct option *opts, const char *group,
+               const cli_sub_t *sub);
+
+/* Values of long-only options (no short letter). */
+enum { OPT_JSON = 1000, OPT_ALL, OPT_DELETE, OPT_ADMIN, OPT_NO_ADMIN, OPT_DISABLE, OPT_ENABLE,
+       OPT_ARCHIVED, OPT_DATA, OPT_DB, OPT_EXPIRES_IN_DAYS, OPT_EXPIRES_AT, OPT_TOKEN_FILE,
+       OPT_SOURCE_URI, OPT_SOURCE_COMMIT, OPT_FRAMEWORK_VERSION, OPT_PARAMS_FILE, OPT_DISPLAY,
+       OPT_PAGE_TOKEN };
+
+/* For subcommands whose only option is --json: parse, then check that
+ * between min and max positional arguments remain (from argv[optind]).
+ * Returns 0, or CLI_USAGE after printing why. */
+int cli_json_only(int argc, char **argv, int min, int max, int *json);
+
+/* The current subcommand, set by cli_group for cli_usage_error. */
+extern const char *cli_current_group;
+extern const cli_sub_t *cli_current_sub;
+
+/* Print "mops <group> <sub>: <message>" and return CLI_USAGE / CLI_FAIL. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int cli_fail(const mops_err_t *err);
+
+/* --------------------------------------------------------------- output */
+
+/* Pretty JSON on stdout. */
+void cli_print_json(const json_t *v);
+
+/* A table for people: add rows of strings, print with aligned columns. */
+typedef struct cli_table cli_table_t;
+cli_table_t *cli_table_new(int ncols, ...);
+void cli_table_add(cli_table_t *t, ...); /* ncols const char * */
+void cli_table_print(cli_table_t *t);    /* and frees */
+
+/* A JSON value as short text for a table cell ("-" for null/missing). The
+ * string is valid until the next call with the same slot (0..7). */
+const char *cli_cell(const json_t *v, int slot);
+/* "2026-11-23T01:38:05.768Z" -> "2026-11-23 01:38". */
+const char *cli_time(const json_t *v, int slot);
+
+/* Split "TEAM/MODEL" into escaped path segments (heap strings). */
+int cli_model_ref(const char *arg, char **team, char **model);
+
+/* Parse "KEY=VALUE" into obj[KEY]: VALUE as JSON when it parses as a
+ * number, boolean or null, and as a string otherwise (or always a string
+ * when as_string). */
+int cli_kv_add(json_t *obj, const char *arg, int as_string, const char *what);
 
 #endif

@@ -33,7 +33,7 @@ int cli_main(int argc, char **argv)
         usage(stdout);
         return CLI_OK;
     }
-    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+    if (!strcmp(name, "--version")) {
         printf("mops %s\n", MOPS_VERSION);
         return CLI_OK;
     }

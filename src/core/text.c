@@ -125,3 +125,31 @@ int mops_parse_i64(const char *s, long long *out)
     *out = v;
     return 0;
 }
+
+int mops_parse_size(const char *s, long long *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return MOPS_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return MOPS_EINVAL;
+    int shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    default: return MOPS_EINVAL;
+    }
+    if (shift && *end == 'i')
+        end++;
+    if (shift && (*end == 'B' || *end == 'b'))
+        end++;
+    if (*end || (shift && v > (0x7fffffffffffffffULL >> shift)) || v > 0x7fffffffffffffffULL)
+        return MOPS_EINVAL;
+    *out = (long long)(v << shift);
+    return 0;
+}

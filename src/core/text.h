@@ -36,4 +36,8 @@ void mops_text_escape(const char *s, char *out, size_t out_size);
 /* Parse a non-negative decimal integer that fits int64; 0 or MOPS_EINVAL. */
 int mops_parse_i64(const char *s, long long *out);
 
+/* Parse a byte size: digits with an optional unit k, M, G, T (powers of
+ * 1024; "KiB", "MB" and the like accepted). 0 or MOPS_EINVAL. */
+int mops_parse_size(const char *s, long long *out);
+
 #endif

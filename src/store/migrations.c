@@ -75,6 +75,15 @@ static const char m0001_foundation[] =
     "  created_by BIGINT REFERENCES users(id),\n"
     "  created_at BIGINT NOT NULL\n"
     ");\n"
+    /* Which teams uploaded an artifact: a version may only use an artifact
+     * its team uploaded, so knowing a hash does not give its bytes. */
+    "CREATE TABLE artifact_uploads (\n"
+    "  sha256 TEXT NOT NULL REFERENCES artifacts(sha256),\n"
+    "  team_id BIGINT NOT NULL REFERENCES teams(id),\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (sha256, team_id)\n"
+    ");\n"
     "CREATE TABLE versions (\n"
     "  id {{ID}},\n"
     "  model_id BIGINT NOT NULL REFERENCES models(id),\n"

@@ -140,39 +140,83 @@ int store_in_tx(const store_conn_t *c)
 
 /* ---------------------------------------------------------------- queries */
 
-static int bind_args(store_stmt_t *s, const char *types, va_list ap, mops_err_t *err)
+static int bind_one(store_stmt_t *s, int idx, const store_arg_t *a, mops_err_t *err)
 {
     const store_ops_t *ops = s->conn->st->ops;
-    int idx = 1;
-    for (const char *t = types ? types : ""; *t; t++, idx++) {
-        int rc;
-        switch (*t) {
-        case 'i': rc = ops->bind_int(s, idx, va_arg(ap, int64_t)); break;
-        case 'd': rc = ops->bind_double(s, idx, va_arg(ap, double)); break;
-        case 'n': rc = ops->bind_null(s, idx); break;
-        case 't': {
-            const char *v = va_arg(ap, const char *);
-            rc = v ? ops->bind_text(s, idx, v) : ops->bind_null(s, idx);
-            break;
-        }
-        case 'b': {
-            const void *p = va_arg(ap, const void *);
-            size_t n = va_arg(ap, size_t);
-            rc = ops->bind_blob(s, idx, p, n);
-            break;
-        }
-        default:
-            return mops_err_set(err, MOPS_EINTERNAL, "store: bad bind type '%c'", *t);
-        }
-        if (rc != 0)
-            return mops_err_set(err, MOPS_EINTERNAL, "store: cannot bind parameter %d", idx);
+    int rc;
+    switch (a->type) {
+    case 'i': rc = ops->bind_int(s, idx, a->i); break;
+    case 'I': rc = a->i ? ops->bind_int(s, idx, a->i) : ops->bind_null(s, idx); break;
+    case 'd': rc = ops->bind_double(s, idx, a->d); break;
+    case 'n': rc = ops->bind_null(s, idx); break;
+    case 't': rc = a->t ? ops->bind_text(s, idx, a->t) : ops->bind_null(s, idx); break;
+    default: return mops_err_set(err, MOPS_EINTERNAL, "store: bad bind type '%c'", a->type);
     }
+    if (rc != 0)
+        return mops_err_set(err, MOPS_EINTERNAL, "store: cannot bind parameter %d", idx);
     return 0;
+}
+
+/* Read one argument of the given type letter from ap. Blobs ('b') are
+ * bound directly by bind_args and never reach here. */
+static store_arg_t arg_from(char type, va_list *ap)
+{
+    store_arg_t a = {.type = type};
+    switch (type) {
+    case 'i':
+    case 'I': a.i = va_arg(*ap, int64_t); break;
+    case 'd': a.d = va_arg(*ap, double); break;
+    case 't': a.t = va_arg(*ap, const char *); break;
+    default: break;
+    }
+    return a;
+}
+
+static int bind_args(store_stmt_t *s, const char *types, va_list ap, mops_err_t *err)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int idx = 1, rc = 0;
+    for (const char *t = types ? types : ""; *t && rc == 0; t++, idx++) {
+        if (*t == 'b') {
+            const void *p = va_arg(cp, const void *);
+            size_t n = va_arg(cp, size_t);
+            if (s->conn->st->ops->bind_blob(s, idx, p, n) != 0)
+                rc = mops_err_set(err, MOPS_EINTERNAL, "store: cannot bind parameter %d", idx);
+            continue;
+        }
+        store_arg_t a = arg_from(*t, &cp);
+        rc = bind_one(s, idx, &a, err);
+    }
+    va_end(cp);
+    return rc;
+}
+
+/* Number of `?` placeholders outside quoted literals. */
+static int count_placeholders(const char *sql)
+{
+    int n = 0;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote)
+            quote = *p == quote ? 0 : quote;
+        else if (*p == '\'' || *p == '"')
+            quote = *p;
+        else if (*p == '?')
+            n++;
+    }
+    return n;
 }
 
 static int query_v(store_conn_t *c, store_stmt_t **out, mops_err_t *err, const char *sql,
                    const char *types, va_list ap)
 {
+    /* The type string is the only description of the varargs: a count that
+     * disagrees with the SQL is a bug worth stopping at once. */
+    int want = count_placeholders(sql), have = types ? (int)strlen(types) : 0;
+    if (want != have)
+        return mops_err_set(err, MOPS_EINTERNAL,
+                            "store: %d placeholders but %d bind types in: %.200s", want, have, sql);
     store_stmt_t *s;
     int rc = c->st->ops->prepare(c, sql, &s, err);
     if (rc != 0)
@@ -272,6 +316,57 @@ void store_finalize(store_stmt_t *s)
 {
     if (s)
         s->conn->st->ops->finalize(s);
+}
+
+/* ------------------------------------------------------------ SQL builder */
+
+void store_sql_init(store_sql_t *q, const char *head)
+{
+    memset(q, 0, sizeof *q);
+    mops_buf_puts(&q->text, head);
+}
+
+void store_sql_add(store_sql_t *q, const char *fragment, const char *types, ...)
+{
+    mops_buf_puts(&q->text, fragment);
+    va_list ap;
+    va_start(ap, types);
+    for (const char *t = types ? types : ""; *t; t++) {
+        store_arg_t a = arg_from(*t, &ap);
+        if (q->nargs < STORE_SQL_MAX_ARGS)
+            q->args[q->nargs++] = a;
+        else
+            q->overflow = 1;
+    }
+    va_end(ap);
+}
+
+void store_sql_release(store_sql_t *q)
+{
+    mops_buf_release(&q->text);
+}
+
+int store_sql_query(store_conn_t *c, const store_sql_t *q, store_stmt_t **out, mops_err_t *err)
+{
+    if (q->overflow)
+        return mops_err_set(err, MOPS_EINTERNAL, "store: more than %d arguments in one query",
+                            STORE_SQL_MAX_ARGS);
+    if (count_placeholders(q->text.data) != q->nargs)
+        return mops_err_set(err, MOPS_EINTERNAL, "store: %d placeholders but %d arguments in: "
+                            "%.200s", count_placeholders(q->text.data), q->nargs, q->text.data);
+    store_stmt_t *s;
+    int rc = c->st->ops->prepare(c, q->text.data, &s, err);
+    if (rc != 0)
+        return rc;
+    s->conn = c;
+    for (int i = 0; i < q->nargs && rc == 0; i++)
+        rc = bind_one(s, i + 1, &q->args[i], err);
+    if (rc != 0) {
+        store_finalize(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 /* -------------------------------------------------------------- migrations */

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 typedef struct store store_t;
 typedef struct store_conn store_conn_t;
@@ -65,7 +66,8 @@ void store_rollback(store_conn_t *c);
 int store_in_tx(const store_conn_t *c);
 
 /* Prepare sql and bind its `?` parameters from a type string and varargs:
- *   'i' int64_t, 't' const char * (NULL binds NULL), 'd' double,
+ *   'i' int64_t, 'I' int64_t where 0 binds NULL (optional ids),
+ *   't' const char * (NULL binds NULL), 'd' double,
  *   'n' NULL (no argument), 'b' (const void *, size_t) blob.
  * Free *out with store_finalize. */
 int store_query(store_conn_t *c, store_stmt_t **out, mops_err_t *err, const char *sql,
@@ -80,6 +82,32 @@ int store_exec(store_conn_t *c, int64_t *changes, mops_err_t *err, const char *s
  * integer (e.g. RETURNING id, SELECT count(*)). MOPS_ENOTFOUND if no row. */
 int store_query_int(store_conn_t *c, int64_t *out, mops_err_t *err, const char *sql,
                     const char *types, ...);
+
+/* A statement built piece by piece, for queries whose filters depend on the
+ * request: each fragment brings its own `?` arguments (same type letters as
+ * store_query), so text and arguments cannot drift apart. */
+#define STORE_SQL_MAX_ARGS 32
+
+typedef struct store_arg {
+    char type; /* 'i', 'I', 't', 'd', 'n' */
+    int64_t i;
+    double d;
+    const char *t; /* not copied: must outlive the query */
+} store_arg_t;
+
+typedef struct store_sql {
+    mops_buf_t text;
+    store_arg_t args[STORE_SQL_MAX_ARGS];
+    int nargs;
+    int overflow;
+} store_sql_t;
+
+void store_sql_init(store_sql_t *q, const char *head);
+/* Append fragment, binding one vararg per type letter. */
+void store_sql_add(store_sql_t *q, const char *fragment, const char *types, ...);
+void store_sql_release(store_sql_t *q);
+/* Prepare and bind; free *out with store_finalize. */
+int store_sql_query(store_conn_t *c, const store_sql_t *q, store_stmt_t **out, mops_err_t *err);
 
 /* Advance the cursor: STORE_ROW, STORE_DONE, or a negative error code.
  * A unique or foreign-key violation is MOPS_ECONFLICT. */

@@ -1,0 +1,272 @@
+/*
+ * util.c — helpers shared by the CLI commands: subcommand groups, option
+ * parsing with --help, error printing, tables and JSON output.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cmd.h"
+#include "core/mem.h"
+
+const char *cli_current_group;
+const cli_sub_t *cli_current_sub;
+
+static void group_usage(FILE *f, const char *group, const char *summary, const cli_sub_t *subs)
+{
+    fprintf(f, "usage: mops %s <command> [options]\n\n%s\n\ncommands:\n", group, summary);
+    for (const cli_sub_t *s = subs; s->name; s++)
+        fprintf(f, "  %-14s %s\n", s->name, s->summary);
+    fprintf(f, "\n'mops %s <command> --help' describes a command.\n", group);
+}
+
+void cli_sub_usage(FILE *f, const char *group, const cli_sub_t *sub)
+{
+    fprintf(f, "usage: mops %s %s %s\n\n%s\n", group, sub->name, sub->args, sub->summary);
+    if (sub->help)
+        fprintf(f, "\noptions:\n%s", sub->help);
+}
+
+int cli_group(const char *group, const char *summary, const cli_sub_t *subs, int argc,
+              char **argv)
+{
+    if (argc < 2) {
+        group_usage(stderr, group, summary, subs);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        group_usage(stdout, group, summary, subs);
+        return CLI_OK;
+    }
+    for (const cli_sub_t *s = subs; s->name; s++) {
+        if (strcmp(s->name, argv[1]) != 0)
+            continue;
+        cli_current_group = group;
+        cli_current_sub = s;
+        optind = 0; /* a full reset of getopt's state for the sub's own options */
+        cli_client_t c;
+        mops_err_t err;
+        if (cli_client_init(&c, &err) != 0)
+            return cli_fail(&err);
+        int rc = s->run(&c, argc - 1, argv + 1);
+        cli_client_release(&c);
+        return rc;
+    }
+    fprintf(stderr, "mops %s: '%s' is not a command of 'mops %s'\n\n", group, argv[1], group);
+    group_usage(stderr, group, summary, subs);
+    return CLI_USAGE;
+}
+
+int cli_getopt(int argc, char **argv, const struct option *opts, const char *group,
+               const cli_sub_t *sub)
+{
+    /* Build the short-option string from the table's single-letter vals. */
+    char shorts[64] = ":h";
+    size_t n = 2;
+    for (const struct option *o = opts; o->name && n + 2 < sizeof shorts; o++)
+        if (o->val > ' ' && o->val < 127 && o->val != 'h') {
+            shorts[n++] = (char)o->val;
+            if (o->has_arg == required_argument)
+                shorts[n++] = ':';
+        }
+    shorts[n] = '\0';
+    struct option all[48];
+    int k = 0;
+    for (const struct option *o = opts; o->name && k < 46; o++)
+        all[k++] = *o;
+    all[k++] = (struct option){"help", no_argument, NULL, 'h'};
+    all[k] = (struct option){NULL, 0, NULL, 0};
+    opterr = 0;
+    int c = getopt_long(argc, argv, shorts, all, NULL);
+    if (c == 'h') {
+        cli_sub_usage(stdout, group, sub);
+        exit(CLI_OK);
+    }
+    if (c == ':') {
+        cli_usage_error("option %s needs a value", argv[optind - 1]);
+        return '?';
+    }
+    if (c == '?') {
+        cli_usage_error("unknown option %s", argv[optind - 1]);
+        return '?';
+    }
+    return c;
+}
+
+int cli_json_only(int argc, char **argv, int min, int max, int *json)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+    *json = 0;
+    while ((ch = cli_getopt(argc, argv, opts, cli_current_group, cli_current_sub)) != -1) {
+        if (ch != OPT_JSON)
+            return CLI_USAGE;
+        *json = 1;
+    }
+    int n = argc - optind;
+    if (n < min || n > max)
+        return cli_usage_error(n < min ? "missing arguments" : "unexpected argument '%s'",
+                               n < min ? "" : argv[optind + max]);
+    return 0;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "mops %s %s: ", cli_current_group ? cli_current_group : "",
+            cli_current_sub ? cli_current_sub->name : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    if (cli_current_sub)
+        fprintf(stderr, "usage: mops %s %s %s\n", cli_current_group, cli_current_sub->name,
+                cli_current_sub->args);
+    return CLI_USAGE;
+}
+
+int cli_fail(const mops_err_t *err)
+{
+    if (cli_current_sub)
+        fprintf(stderr, "mops %s %s: %s\n", cli_current_group, cli_current_sub->name, err->msg);
+    else
+        fprintf(stderr, "mops: %s\n", err->msg);
+    return CLI_FAIL;
+}
+
+void cli_print_json(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+/* ---------------------------------------------------------------- tables */
+
+struct cli_table {
+    int ncols;
+    size_t nrows, cap;
+    char **cells; /* row-major, header first */
+};
+
+cli_table_t *cli_table_new(int ncols, ...)
+{
+    cli_table_t *t = mops_xcalloc(1, sizeof *t);
+    t->ncols = ncols;
+    va_list ap;
+    va_start(ap, ncols);
+    t->cap = 16;
+    t->cells = mops_xcalloc(t->cap * (size_t)ncols, sizeof *t->cells);
+    for (int i = 0; i < ncols; i++)
+        t->cells[i] = mops_xstrdup(va_arg(ap, const char *));
+    t->nrows = 1;
+    va_end(ap);
+    return t;
+}
+
+void cli_table_add(cli_table_t *t, ...)
+{
+    if (t->nrows == t->cap) {
+        t->cap *= 2;
+        t->cells = mops_xrealloc(t->cells, t->cap * (size_t)t->ncols * sizeof *t->cells);
+    }
+    va_list ap;
+    va_start(ap, t);
+    for (int i = 0; i < t->ncols; i++) {
+        const char *s = va_arg(ap, const char *);
+        t->cells[t->nrows * (size_t)t->ncols + (size_t)i] = mops_xstrdup(s ? s : "-");
+    }
+    va_end(ap);
+    t->nrows++;
+}
+
+void cli_table_print(cli_table_t *t)
+{
+    size_t *w = mops_xcalloc((size_t)t->ncols, sizeof *w);
+    for (size_t r = 0; r < t->nrows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            size_t len = strlen(t->cells[r * (size_t)t->ncols + (size_t)c]);
+            if (len > w[c])
+                w[c] = len;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (int c = 0; c < t->ncols; c++) {
+            const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
+            if (c == t->ncols - 1)
+                printf("%s", s);
+            else
+                printf("%-*s  ", (int)w[c], s);
+        }
+        putchar('\n');
+    }
+    for (size_t i = 0; i < t->nrows * (size_t)t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    free(w);
+    free(t);
+}
+
+const char *cli_cell(const json_t *v, int slot)
+{
+    static char bufs[8][256];
+    char *b = bufs[slot & 7];
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING: snprintf(b, 256, "%s", *json_string_value(v) ? json_string_value(v) : "-"); break;
+    case JSON_INTEGER: snprintf(b, 256, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: snprintf(b, 256, "%.6g", json_real_value(v)); break;
+    case JSON_TRUE: snprintf(b, 256, "yes"); break;
+    case JSON_FALSE: snprintf(b, 256, "no"); break;
+    case JSON_NULL: snprintf(b, 256, "-"); break;
+    default: {
+        /* 10 digits for people; --json keeps every digit. */
+        char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10));
+        snprintf(b, 256, "%s", s ? s : "?");
+        free(s);
+    }
+    }
+    return b;
+}
+
+const char *cli_time(const json_t *v, int slot)
+{
+    const char *s = cli_cell(v, slot);
+    static char bufs[8][32];
+    if (strlen(s) < 16 || s[10] != 'T')
+        return s;
+    char *b = bufs[slot & 7];
+    snprintf(b, 32, "%.10s %.5s", s, s + 11);
+    return b;
+}
+
+int cli_model_ref(const char *arg, char **team, char **model)
+{
+    const char *slash = strchr(arg, '/');
+    if (!slash || slash == arg || !slash[1] || strchr(slash + 1, '/'))
+        return MOPS_EINVAL;
+    char *t = mops_xstrndup(arg, (size_t)(slash - arg));
+    *team = cli_escape(t);
+    *model = cli_escape(slash + 1);
+    free(t);
+    return 0;
+}
+
+int cli_kv_add(json_t *obj, const char *arg, int as_string, const char *what)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return cli_usage_error("%s \"%s\" must be KEY=VALUE", what, arg);
+    char *key = mops_xstrndup(arg, (size_t)(eq - arg));
+    json_t *v = as_string ? NULL : json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+    if (v && (json_is_object(v) || json_is_array(v) || json_is_string(v))) {
+        json_decref(v);
+        v = NULL;
+    }
+    json_object_set_new(obj, key, v ? v : json_string(eq + 1));
+    free(key);
+    return 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * http_int.h — private to http/: the request, the response, and the route
+ * table entry that each routes_<domain>.c file fills.
+ */
+#ifndef MOPS_HTTP_INT_H
+#define MOPS_HTTP_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "auth/auth.h"
+#include "http/http.h"
+
+#define HTTP_MAX_PARAMS 6
+#define HTTP_MAX_HEADERS 8
+
+typedef enum {
+    HTTP_BODY_NONE,   /* no body allowed */
+    HTTP_BODY_JSON,   /* a JSON object, up to max_body */
+    HTTP_BODY_STREAM, /* raw bytes handed to the route's stream callbacks */
+} http_body_t;
+
+typedef struct http_req http_req_t;
+
+typedef struct http_resp {
+    int status;                 /* default 200 */
+    json_t *json;               /* body, owned; NULL for no JSON body */
+    int fd;                     /* file body when >= 0 (closed by MHD) */
+    int64_t fd_size;
+    const char *content_type;   /* default application/json */
+    const char *headers[HTTP_MAX_HEADERS][2];
+    int nheaders;
+} http_resp_t;
+
+typedef struct http_route {
+    const char *method;
+    const char *pattern; /* "/api/v1/models/:team/:model"; ":x" captures */
+    const char *action;  /* names the operation in audit entries of denials */
+    http_body_t body;
+    int public;          /* no token needed (only /healthz) */
+    /* Produce the response, or return an error code with err filled. */
+    int (*handle)(http_req_t *req, http_resp_t *resp, mops_err_t *err);
+    /* HTTP_BODY_STREAM only: called once headers are in, per chunk, and on
+     * a failed or interrupted request. handle runs after the last chunk. */
+    int (*stream_begin)(http_req_t *req, mops_err_t *err);
+    int (*stream_data)(http_req_t *req, const char *data, size_t n, mops_err_t *err);
+    void (*stream_abort)(http_req_t *req);
+} http_route_t;
+
+struct http_req {
+    http_server_t *srv;
+    struct MHD_Connection *conn;
+    const char *method, *path;
+    const http_route_t *route;
+    const char *param_names[HTTP_MAX_PARAMS];
+    const char *param_values[HTTP_MAX_PARAMS];
+    int nparams;
+    mops_arena_t *arena;
+    mops_ctx_t ctx;
+    char request_id[68];
+    int64_t t0_us;
+    mops_buf_t body;
+    int64_t body_len;
+    json_t *json;        /* parsed JSON body */
+    void *stream;        /* the route's upload state */
+    int answered;        /* a response is queued; swallow the rest */
+    int failed;          /* an error is waiting in err to be answered */
+    mops_err_t err;
+    int status;          /* sent status, for the access log */
+    int64_t bytes;       /* sent body size */
+};
+
+/* A path parameter by its name in the pattern (never NULL for a matched
+ * route's own parameters). */
+const char *http_param(const http_req_t *req, const char *name);
+
+/* A query-string parameter, or NULL. */
+const char *http_query(const http_req_t *req, const char *name);
+
+/* Query integer in [min, max], dflt when absent; MOPS_EINVAL naming it. */
+int http_query_int(const http_req_t *req, const char *name, int64_t dflt, int64_t min,
+                   int64_t max, int64_t *out, mops_err_t *err);
+
+/* Query boolean ("true"/"false"/"1"/"0"), dflt when absent. */
+int http_query_bool(const http_req_t *req, const char *name, int dflt, int *out,
+                    mops_err_t *err);
+
+/* Refuse query parameters not in allowed (NULL-terminated). */
+int http_query_check(const http_req_t *req, const char *const *allowed, mops_err_t *err);
+
+/* The server's upload limit in bytes. */
+int64_t http_max_upload(const http_req_t *req);
+
+/* Set the JSON body (taking the reference) and status. */
+void http_resp_json(http_resp_t *resp, int status, json_t *body);
+
+/* Route tables, each ended by an entry with a NULL method. */
+extern const http_route_t http_routes_core[];
+extern const http_route_t http_routes_auth[];
+extern const http_route_t http_routes_registry[];
+extern const http_route_t http_routes_audit[];
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * registry_int.h — private to registry/: resolving names to rows, tags,
+ * and the JSON shapes shared by its files.
+ */
+#ifndef MOPS_REGISTRY_INT_H
+#define MOPS_REGISTRY_INT_H
+
+#include "auth/auth.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+#define REGISTRY_TAGS_MAX 32
+
+/* A model row, resolved from team and model names. */
+typedef struct reg_model {
+    int64_t id, team_id;
+    int archived;
+    const char *team, *name; /* the caller's strings */
+} reg_model_t;
+
+/* Resolve team/model as the caller sees them (MOPS_ENOTFOUND when either is
+ * missing or invisible) and check perm on the model's team. */
+int reg_model_resolve(const mops_ctx_t *ctx, const char *team, const char *model,
+                      auth_perm_t perm, reg_model_t *out, mops_err_t *err);
+
+/* A version row, resolved from a reference: "3", "latest" or an alias. */
+typedef struct reg_version {
+    int64_t id, number;
+    int archived;
+    char sha256[65];
+} reg_version_t;
+
+int reg_version_resolve(const mops_ctx_t *ctx, const reg_model_t *m, const char *ref,
+                        reg_version_t *out, mops_err_t *err);
+
+/* Check a JSON array of tags (names, count, duplicates). */
+int reg_tags_check(const json_t *tags, mops_err_t *err);
+/* Replace the tags of one row: table is "model_tags" or "version_tags". */
+int reg_tags_replace(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
+                     const json_t *tags, mops_err_t *err);
+/* The tags of one row as a new JSON array in *out. */
+int reg_tags_json(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
+                  json_t **out, mops_err_t *err);
+
+/* "team/model" or "team/model@N" into an arena string, for audit targets. */
+const char *reg_target(const mops_ctx_t *ctx, const reg_model_t *m, int64_t number);
+
+/* RFC 3339 time or null for 0. */
+json_t *reg_time_json(int64_t ms);
+
+/* The JSON of one version row by id. */
+int reg_version_json(const mops_ctx_t *ctx, const reg_model_t *m, int64_t version_id,
+                     json_t **out, mops_err_t *err);
+
+/* Path of the stored artifact with hash sha. */
+void registry_artifact_path(const mops_env_t *env, const char *sha, char *buf, size_t n);
+
+/* Open a stored artifact after checking it still hashes to sha and has
+ * size bytes; MOPS_ECORRUPT otherwise. The caller owns *fd. */
+int registry_artifact_open_verified(const mops_env_t *env, const char *sha, int64_t size,
+                                    int *fd, mops_err_t *err);
+
+/* Commit when rc is 0, roll back otherwise; returns the final code. */
+int reg_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err);
+
+#endif
