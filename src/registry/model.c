@@ -41,8 +41,8 @@ static int check_risk_tier(const char *tier, mops_err_t *err)
                         shown);
 }
 
-/* The owner must be an active user with a role in the model's team: the
- * person accountable for a model has to be able to see it. */
+/* The owner must be an active user who can see the model: a member of its
+ * team or a global administrator. */
 static int resolve_owner(const mops_ctx_t *ctx, const char *owner, int64_t team_id,
                          int64_t *owner_id, mops_err_t *err)
 {
@@ -53,8 +53,10 @@ static int resolve_owner(const mops_ctx_t *ctx, const char *owner, int64_t team_
         return rc;
     int64_t n = 0;
     if ((rc = store_query_int(ctx->db, &n, err,
-                              "SELECT count(*) FROM memberships WHERE team_id = ? AND user_id = ?",
-                              "ii", team_id, *owner_id)) != 0)
+                              "SELECT count(*) FROM users u WHERE u.id = ? AND (u.is_admin = 1 OR "
+                              "EXISTS (SELECT 1 FROM memberships m WHERE m.team_id = ? AND "
+                              "m.user_id = u.id))",
+                              "ii", *owner_id, team_id)) != 0)
         return rc;
     if (n == 0)
         return mops_err_set(err, MOPS_EINVAL,

@@ -25,6 +25,7 @@ def run_one(path):
 def main():
     if not os.environ.get("MOPS_BIN"):
         sys.exit("run.py: set MOPS_BIN to the mops binary under test")
+    os.environ["MOPS_BIN"] = os.path.abspath(os.environ["MOPS_BIN"])
     files = sorted(glob.glob(os.path.join(HERE, "test_*.py")))
     if len(sys.argv) > 1:
         files = [f for f in files if any(a in os.path.basename(f) for a in sys.argv[1:])]
