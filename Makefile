@@ -74,7 +74,10 @@ unit: all
 e2e: all
 	MOPS_BIN=$(abspath $(BIN)) MOPS_MODE=$(MODE) $(PYTHON) tests/e2e/run.py
 
-check: unit e2e
+# unit + e2e with a throwaway PostgreSQL cluster (tests/with-pg.sh), so the
+# PostgreSQL cases run instead of being skipped.
+check: all
+	tests/with-pg.sh $(MAKE) --no-print-directory unit e2e
 
 deps-run:
 	@scripts/deps.sh run

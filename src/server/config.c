@@ -127,7 +127,7 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     };
     struct option opts[S_COUNT + 3];
     for (int i = 0; i < S_COUNT; i++)
-        opts[i] = (struct option){st[i].flag, required_argument, NULL, 'a' + i};
+        opts[i] = (struct option){st[i].flag, required_argument, NULL, 256 + i};
     opts[S_COUNT] = (struct option){"config", required_argument, NULL, 'C'};
     opts[S_COUNT + 1] = (struct option){"help", no_argument, NULL, 'h'};
     opts[S_COUNT + 2] = (struct option){NULL, 0, NULL, 0};
@@ -138,8 +138,8 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (c >= 'a' && c < 'a' + S_COUNT)
-            flag_values[c - 'a'] = optarg;
+        if (c >= 256 && c < 256 + S_COUNT)
+            flag_values[c - 256] = optarg;
         else if (c == 'C')
             config_file = optarg;
         else if (c == 'h') {
