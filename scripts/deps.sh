@@ -52,7 +52,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # Package lists may be absent or stale on a fresh machine.
 $SUDO apt-get update -qq || echo "deps.sh: apt-get update failed; trying with the lists we have" >&2
-# Debian's postgresql package starts a cluster service; we start our own in
-# tests, so keep the package's service from being started by policy-rc.d.
+# (The tests start PostgreSQL clusters of their own; the package's service
+# is not needed.)
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 echo "deps.sh: done" >&2

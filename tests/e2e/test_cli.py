@@ -123,9 +123,9 @@ class Login(mopstest.TestCase):
 
 
 class Progress(mopstest.TestCase):
-    def _upload(self, srv, path, tty):
+    def _run(self, srv, args, tty):
         e = dict(os.environ, MOPS_URL=srv.url, MOPS_TOKEN=srv.admin)
-        args = [mopstest.MOPS_BIN, "version", "upload", "t/m", path, "--format", "onnx"]
+        args = [mopstest.MOPS_BIN] + args
         if not tty:
             p = subprocess.run(args, env=e, capture_output=True, text=True)
             return p.returncode, p.stderr
@@ -151,11 +151,21 @@ class Progress(mopstest.TestCase):
         path = os.path.join(self.tmp, "big.onnx")
         with open(path, "wb") as f:
             f.write(os.urandom(8 << 20))
-        rc, err = self._upload(srv, path, tty=True)
+        upload = ["version", "upload", "t/m", path, "--format", "onnx"]
+        rc, err = self._run(srv, upload, tty=True)
         self.assertEqual(rc, 0, err)
         self.assertIn("uploading", err)
         self.assertIn("100%", err)
         self.assertIn("8.0 MiB", err)
-        rc, err = self._upload(srv, path, tty=False)
+        rc, err = self._run(srv, upload, tty=False)
         self.assertEqual(rc, 0, err)
         self.assertNotIn("uploading", err)
+        download = ["version", "download", "t/m", "1", "-o", os.path.join(self.tmp, "dl")]
+        rc, err = self._run(srv, download, tty=True)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("downloading", err)
+        self.assertIn("100%", err)
+        rc, err = self._run(srv, download, tty=False)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("downloading", err)
+        self.assertEqual(mopstest.read(os.path.join(self.tmp, "dl")), mopstest.read(path))
