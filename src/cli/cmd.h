@@ -101,6 +101,15 @@ const char *cli_cell(const json_t *v, int slot);
 /* "2026-11-23T01:38:05.768Z" -> "2026-11-23 01:38". */
 const char *cli_time(const json_t *v, int slot);
 
+/* GET a list endpoint (path already has its query string) and gather the
+ * items of every page into *items (a new array), or of the first page only
+ * when !all (then *more says whether pages were left). */
+int cli_get_pages(const cli_client_t *c, const char *path, int all, json_t **items, int *more,
+                  mops_err_t *err);
+
+/* Print a {"team": ["role", ...]} object as indented lines. */
+void cli_print_roles(const json_t *teams);
+
 /* Split "TEAM/MODEL" into escaped path segments (heap strings). */
 int cli_model_ref(const char *arg, char **team, char **model);
 

@@ -139,15 +139,7 @@ int cmd_whoami(int argc, char **argv)
         } else {
             printf("%s%s at %s\n", json_string_value(json_object_get(me, "name")),
                    json_is_true(json_object_get(me, "admin")) ? " (global admin)" : "", c.url);
-            const char *team;
-            json_t *roles;
-            json_object_foreach(json_object_get(me, "teams"), team, roles) {
-                printf("  %-20s", team);
-                size_t i;
-                json_t *r;
-                json_array_foreach(roles, i, r) printf("%s%s", i ? ", " : "", json_string_value(r));
-                putchar('\n');
-            }
+            cli_print_roles(json_object_get(me, "teams"));
         }
     }
     json_decref(me);

@@ -193,31 +193,12 @@ static int model_list(cli_client_t *c, int argc, char **argv)
             mops_buf_printf(&q, "&%s=%s", keys[i], e);
             free(e);
         }
-    json_t *items = json_array();
-    int rc = 0;
+    json_t *items = NULL;
     mops_err_t err;
-    char *page = NULL;
-    for (;;) {
-        char *path = page ? mops_xasprintf("%s&page_token=%s", q.data, page) : mops_xstrdup(q.data);
-        json_t *out = NULL;
-        rc = cli_request(c, "GET", path, NULL, &out, &err);
-        free(path);
-        free(page);
-        page = NULL;
-        if (rc != 0)
-            break;
-        json_array_extend(items, json_object_get(out, "items"));
-        json_t *next = json_object_get(out, "next_page_token");
-        if (json_is_string(next)) {
-            if (all)
-                page = mops_xstrdup(json_string_value(next));
-            else if (!json)
-                fprintf(stderr, "(more models: use --all or --limit)\n");
-        }
-        json_decref(out);
-        if (!page)
-            break;
-    }
+    int more = 0;
+    int rc = cli_get_pages(c, q.data, all, &items, &more, &err);
+    if (rc == 0 && more && !json)
+        fprintf(stderr, "(more models: use --all or --limit)\n");
     mops_buf_release(&q);
     if (rc == 0 && json) {
         json_t *wrap = json_pack("{s:O}", "items", items);

@@ -86,15 +86,7 @@ static void print_user(const json_t *u)
            cli_cell(json_object_get(u, "email"), 2), cli_cell(json_object_get(u, "admin"), 3),
            cli_cell(json_object_get(u, "disabled"), 4),
            cli_time(json_object_get(u, "created_at"), 5));
-    const char *team;
-    json_t *roles;
-    json_object_foreach(json_object_get(u, "teams"), team, roles) {
-        printf("  %-20s", team);
-        size_t i;
-        json_t *r;
-        json_array_foreach(roles, i, r) printf("%s%s", i ? ", " : "", json_string_value(r));
-        putchar('\n');
-    }
+    cli_print_roles(json_object_get(u, "teams"));
 }
 
 static int user_show(cli_client_t *c, int argc, char **argv)

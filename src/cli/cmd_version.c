@@ -202,26 +202,10 @@ static int version_list(cli_client_t *c, int argc, char **argv)
         mops_buf_printf(&q, "&tag=%s", e);
         free(e);
     }
-    json_t *items = json_array();
+    json_t *items = NULL;
     mops_err_t err;
-    int rc;
-    char *page = NULL;
-    for (;;) {
-        char *path = page ? mops_xasprintf("%s&page_token=%s", q.data, page) : mops_xstrdup(q.data);
-        json_t *out = NULL;
-        rc = cli_request(c, "GET", path, NULL, &out, &err);
-        free(path);
-        free(page);
-        page = NULL;
-        if (rc == 0) {
-            json_array_extend(items, json_object_get(out, "items"));
-            if (json_is_string(json_object_get(out, "next_page_token")))
-                page = mops_xstrdup(json_string_value(json_object_get(out, "next_page_token")));
-        }
-        json_decref(out);
-        if (!page)
-            break;
-    }
+    int more;
+    int rc = cli_get_pages(c, q.data, 1, &items, &more, &err);
     mops_buf_release(&q);
     if (rc == 0 && json) {
         json_t *wrap = json_pack("{s:O}", "items", items);

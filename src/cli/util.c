@@ -243,6 +243,55 @@ const char *cli_time(const json_t *v, int slot)
     return b;
 }
 
+int cli_get_pages(const cli_client_t *c, const char *path, int all, json_t **items, int *more,
+                  mops_err_t *err)
+{
+    json_t *acc = json_array();
+    char *page = NULL;
+    int rc;
+    *more = 0;
+    for (;;) {
+        char *p = page ? mops_xasprintf("%s%cpage_token=%s", path, strchr(path, '?') ? '&' : '?',
+                                        page)
+                       : mops_xstrdup(path);
+        json_t *out = NULL;
+        rc = cli_request(c, "GET", p, NULL, &out, err);
+        free(p);
+        free(page);
+        page = NULL;
+        if (rc == 0) {
+            json_array_extend(acc, json_object_get(out, "items"));
+            json_t *next = json_object_get(out, "next_page_token");
+            if (json_is_string(next) && all)
+                page = mops_xstrdup(json_string_value(next));
+            else
+                *more = json_is_string(next);
+        }
+        json_decref(out);
+        if (!page)
+            break;
+    }
+    if (rc != 0) {
+        json_decref(acc);
+        return rc;
+    }
+    *items = acc;
+    return 0;
+}
+
+void cli_print_roles(const json_t *teams)
+{
+    const char *team;
+    json_t *roles;
+    json_object_foreach((json_t *)teams, team, roles) {
+        printf("  %-20s", team);
+        size_t i;
+        json_t *r;
+        json_array_foreach(roles, i, r) printf("%s%s", i ? ", " : "", json_string_value(r));
+        putchar('\n');
+    }
+}
+
 int cli_model_ref(const char *arg, char **team, char **model)
 {
     const char *slash = strchr(arg, '/');

@@ -94,6 +94,21 @@ int64_t http_max_upload(const http_req_t *req);
 /* Set the JSON body (taking the reference) and status. */
 void http_resp_json(http_resp_t *resp, int status, json_t *body);
 
+/* Most handlers have one shape: refuse any query parameter, call one domain
+ * function that fills `json_t *out`, answer it with `status`. */
+#define HTTP_JSON_HANDLER(fn, status, call)                                                        \
+    static int fn(http_req_t *req, http_resp_t *resp, mops_err_t *err)                             \
+    {                                                                                              \
+        static const char *const no_query_[] = {NULL};                                             \
+        json_t *out = NULL;                                                                        \
+        int rc = http_query_check(req, no_query_, err);                                            \
+        if (rc == 0)                                                                               \
+            rc = (call);                                                                           \
+        if (rc == 0)                                                                               \
+            http_resp_json(resp, status, out);                                                     \
+        return rc;                                                                                 \
+    }
+
 /* Route tables, each ended by an entry with a NULL method. */
 extern const http_route_t http_routes_core[];
 extern const http_route_t http_routes_auth[];

@@ -7,33 +7,19 @@
 
 static const char *const no_query[] = {NULL};
 
-/* Every handler here has the same shape: check the query string, call the
- * domain, answer with its JSON. */
-#define JSON_HANDLER(fn, status, call)                                                             \
-    static int fn(http_req_t *req, http_resp_t *resp, mops_err_t *err)                             \
-    {                                                                                              \
-        json_t *out = NULL;                                                                        \
-        int rc = http_query_check(req, no_query, err);                                             \
-        if (rc == 0)                                                                               \
-            rc = (call);                                                                           \
-        if (rc == 0)                                                                               \
-            http_resp_json(resp, status, out);                                                     \
-        return rc;                                                                                 \
-    }
-
-JSON_HANDLER(whoami, 200, auth_whoami(&req->ctx, &out, err))
-JSON_HANDLER(team_create, 201, auth_team_create(&req->ctx, req->json, &out, err))
-JSON_HANDLER(team_list, 200, auth_team_list(&req->ctx, &out, err))
-JSON_HANDLER(team_get, 200, auth_team_get(&req->ctx, http_param(req, "team"), &out, err))
-JSON_HANDLER(member_set, 200,
+HTTP_JSON_HANDLER(whoami, 200, auth_whoami(&req->ctx, &out, err))
+HTTP_JSON_HANDLER(team_create, 201, auth_team_create(&req->ctx, req->json, &out, err))
+HTTP_JSON_HANDLER(team_list, 200, auth_team_list(&req->ctx, &out, err))
+HTTP_JSON_HANDLER(team_get, 200, auth_team_get(&req->ctx, http_param(req, "team"), &out, err))
+HTTP_JSON_HANDLER(member_set, 200,
              auth_member_set(&req->ctx, http_param(req, "team"), http_param(req, "user"),
                              req->json, &out, err))
-JSON_HANDLER(user_create, 201, auth_user_create(&req->ctx, req->json, &out, err))
-JSON_HANDLER(user_list, 200, auth_user_list(&req->ctx, &out, err))
-JSON_HANDLER(user_get, 200, auth_user_get(&req->ctx, http_param(req, "user"), &out, err))
-JSON_HANDLER(user_update, 200,
+HTTP_JSON_HANDLER(user_create, 201, auth_user_create(&req->ctx, req->json, &out, err))
+HTTP_JSON_HANDLER(user_list, 200, auth_user_list(&req->ctx, &out, err))
+HTTP_JSON_HANDLER(user_get, 200, auth_user_get(&req->ctx, http_param(req, "user"), &out, err))
+HTTP_JSON_HANDLER(user_update, 200,
              auth_user_update(&req->ctx, http_param(req, "user"), req->json, &out, err))
-JSON_HANDLER(token_create, 201, auth_token_create(&req->ctx, req->json, &out, err))
+HTTP_JSON_HANDLER(token_create, 201, auth_token_create(&req->ctx, req->json, &out, err))
 
 static int member_remove(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 {

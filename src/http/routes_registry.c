@@ -39,30 +39,18 @@ static int query_page(const http_req_t *req, int *limit, int64_t *token, mops_er
     return rc;
 }
 
-#define JSON_HANDLER(fn, status, call)                                                             \
-    static int fn(http_req_t *req, http_resp_t *resp, mops_err_t *err)                             \
-    {                                                                                              \
-        json_t *out = NULL;                                                                        \
-        int rc = http_query_check(req, no_query, err);                                             \
-        if (rc == 0)                                                                               \
-            rc = (call);                                                                           \
-        if (rc == 0)                                                                               \
-            http_resp_json(resp, status, out);                                                     \
-        return rc;                                                                                 \
-    }
-
-JSON_HANDLER(model_create, 201, registry_model_create(&req->ctx, req->json, &out, err))
-JSON_HANDLER(model_get, 200, registry_model_get(&req->ctx, TEAM, MODEL, &out, err))
-JSON_HANDLER(model_update, 200, registry_model_update(&req->ctx, TEAM, MODEL, req->json, &out, err))
-JSON_HANDLER(model_archive, 200, registry_model_archive(&req->ctx, TEAM, MODEL, &out, err))
-JSON_HANDLER(version_create, 201,
+HTTP_JSON_HANDLER(model_create, 201, registry_model_create(&req->ctx, req->json, &out, err))
+HTTP_JSON_HANDLER(model_get, 200, registry_model_get(&req->ctx, TEAM, MODEL, &out, err))
+HTTP_JSON_HANDLER(model_update, 200, registry_model_update(&req->ctx, TEAM, MODEL, req->json, &out, err))
+HTTP_JSON_HANDLER(model_archive, 200, registry_model_archive(&req->ctx, TEAM, MODEL, &out, err))
+HTTP_JSON_HANDLER(version_create, 201,
              registry_version_create(&req->ctx, TEAM, MODEL, req->json, &out, err))
-JSON_HANDLER(version_get, 200, registry_version_get(&req->ctx, TEAM, MODEL, VERSION, &out, err))
-JSON_HANDLER(version_update, 200,
+HTTP_JSON_HANDLER(version_get, 200, registry_version_get(&req->ctx, TEAM, MODEL, VERSION, &out, err))
+HTTP_JSON_HANDLER(version_update, 200,
              registry_version_update(&req->ctx, TEAM, MODEL, VERSION, req->json, &out, err))
-JSON_HANDLER(version_archive, 200,
+HTTP_JSON_HANDLER(version_archive, 200,
              registry_version_archive(&req->ctx, TEAM, MODEL, VERSION, &out, err))
-JSON_HANDLER(alias_set, 200,
+HTTP_JSON_HANDLER(alias_set, 200,
              registry_alias_set(&req->ctx, TEAM, MODEL, http_param(req, "alias"), req->json, &out,
                                 err))
 

@@ -125,13 +125,9 @@ static void test_list_visibility(void **state)
 {
     tu_fixture_t *f = *state;
     TU_SKIP(f);
-    json_t *out = NULL, *spec;
-    TU_OK(auth_team_create(&f->sys, (spec = tu_json("{\"name\":\"a\"}")), &out, &tu_err_));
-    json_decref(spec);
-    json_decref(out);
-    TU_OK(auth_team_create(&f->sys, (spec = tu_json("{\"name\":\"b\"}")), &out, &tu_err_));
-    json_decref(spec);
-    json_decref(out);
+    json_t *out = NULL;
+    tu_team(f, "a");
+    tu_team(f, "b");
     mops_ctx_t risk = tu_as(f, "risky", "a", "[\"risk-officer\"]");
     mops_ctx_t view = tu_as(f, "viewy", "a", "[\"viewer\"]");
     int64_t team_a = risk.who->teams[0].team_id, team_b;

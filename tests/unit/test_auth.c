@@ -31,9 +31,7 @@ static void test_authenticate_refusals(void **state)
     mops_err_t err;
     auth_principal_t *who;
     json_t *out = NULL, *spec;
-    TU_OK(auth_team_create(&f->sys, (spec = tu_json("{\"name\":\"t1\"}")), &out, &tu_err_));
-    json_decref(spec);
-    json_decref(out);
+    tu_team(f, "t1");
     mops_ctx_t bob = tu_as(f, "bob", "t1", "[\"viewer\"]");
     assert_string_equal(bob.who->user, "bob");
     assert_false(bob.who->is_admin);
@@ -154,16 +152,11 @@ static void test_matrix(void **state)
 {
     tu_fixture_t *f = *state;
     TU_SKIP(f);
-    json_t *out = NULL, *spec;
-    TU_OK(auth_team_create(&f->sys, (spec = tu_json("{\"name\":\"a\"}")), &out, &tu_err_));
-    json_decref(spec);
-    json_decref(out);
-    TU_OK(auth_team_create(&f->sys, (spec = tu_json("{\"name\":\"b\"}")), &out, &tu_err_));
+    tu_team(f, "a");
+    tu_team(f, "b");
     int64_t team_b = 0;
     mops_err_t err;
     assert_int_equal(auth_team_resolve(&f->sys, "b", &team_b, &err), 0);
-    json_decref(spec);
-    json_decref(out);
     static const struct {
         const char *role;
         int model_write, version_download, audit_read, team_manage, audit_verify;

@@ -19,13 +19,8 @@ typedef struct {
 
 static people_t setup_people(tu_fixture_t *f)
 {
-    json_t *out = NULL, *spec;
-    TU_OK(auth_team_create(&f->sys, (spec = tu_json("{\"name\":\"a\"}")), &out, &tu_err_));
-    json_decref(spec);
-    json_decref(out);
-    TU_OK(auth_team_create(&f->sys, (spec = tu_json("{\"name\":\"b\"}")), &out, &tu_err_));
-    json_decref(spec);
-    json_decref(out);
+    tu_team(f, "a");
+    tu_team(f, "b");
     people_t p;
     p.ds = tu_as(f, "dana", "a", "[\"data-scientist\"]");
     p.viewer = tu_as(f, "vic", "a", "[\"viewer\"]");

@@ -8,61 +8,11 @@
 
 #include "testutil.h"
 
-typedef struct {
-    char *dir;
-    char *uri;
-    store_t *st;
-} fixture_t;
+/* The shared fixture (testutil.h) migrates a fresh store on each backend;
+ * these tests use its store and open their own connections. */
+typedef tu_fixture_t fixture_t;
 
-static int open_store(fixture_t *f)
-{
-    mops_err_t err;
-    if (store_open(f->uri, &f->st, &err) != 0)
-        fail_msg("store_open(%s): %s", f->uri, err.msg);
-    int applied = -1;
-    if (store_migrate(f->st, &applied, &err) != 0)
-        fail_msg("store_migrate: %s", err.msg);
-    assert_true(applied >= 1);
-    return 0;
-}
-
-static int setup_sqlite(void **state)
-{
-    fixture_t *f = mops_xcalloc(1, sizeof *f);
-    f->dir = tu_tmpdir();
-    f->uri = mops_xasprintf("sqlite:%s/mops.db", f->dir);
-    *state = f;
-    return open_store(f);
-}
-
-static int setup_pg(void **state)
-{
-    fixture_t *f = mops_xcalloc(1, sizeof *f);
-    f->uri = tu_pg_fresh_db();
-    *state = f;
-    if (!f->uri)
-        return 0;
-    return open_store(f);
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    store_close(f->st);
-    if (f->dir)
-        tu_rmdir(f->dir);
-    free(f->uri);
-    free(f);
-    return 0;
-}
-
-#define SKIP_WITHOUT_STORE(f)                                                                      \
-    do {                                                                                           \
-        if (!(f)->st) {                                                                            \
-            print_message("(PostgreSQL not available: skipped)\n");                               \
-            return;                                                                                \
-        }                                                                                          \
-    } while (0)
+#define SKIP_WITHOUT_STORE(f) TU_SKIP(f)
 
 static void test_migrate_idempotent(void **state)
 {
@@ -243,7 +193,7 @@ static void test_sqlite_file_private(void **state)
 {
     fixture_t *f = *state;
     struct stat sb;
-    char path[512];
+    char path[600];
     snprintf(path, sizeof path, "%s/mops.db", f->dir);
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
@@ -261,19 +211,15 @@ static void test_open_errors(void **state)
     assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL"));
 }
 
-#define BOTH(fn)                                                                                   \
-    cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown),                                   \
-        cmocka_unit_test_setup_teardown(fn, setup_pg, teardown)
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(test_migrate_idempotent),
-        BOTH(test_types_and_conflicts),
-        BOTH(test_transactions),
-        BOTH(test_serialised_writers),
-        BOTH(test_newer_schema_refused),
-        cmocka_unit_test_setup_teardown(test_sqlite_file_private, setup_sqlite, teardown),
+        TU_BOTH(test_migrate_idempotent),
+        TU_BOTH(test_types_and_conflicts),
+        TU_BOTH(test_transactions),
+        TU_BOTH(test_serialised_writers),
+        TU_BOTH(test_newer_schema_refused),
+        cmocka_unit_test_setup_teardown(test_sqlite_file_private, tu_setup_sqlite, tu_teardown),
         cmocka_unit_test(test_open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -179,6 +179,17 @@ static inline json_t *tu_json(const char *text)
             fail_msg("%s failed (%d): %s", #call, tu_rc_, tu_err_.msg);                          \
     } while (0)
 
+/* Create a team as the system. */
+static inline void tu_team(tu_fixture_t *f, const char *name)
+{
+    mops_err_t err;
+    json_t *out = NULL, *spec = json_pack("{s:s}", "name", name);
+    if (auth_team_create(&f->sys, spec, &out, &err) != 0)
+        fail_msg("team %s: %s", name, err.msg);
+    json_decref(spec);
+    json_decref(out);
+}
+
 /* Create a user with roles in a team and return a context acting as them
  * (a principal authenticated from a real token). */
 static inline mops_ctx_t tu_as(tu_fixture_t *f, const char *user, const char *team,
