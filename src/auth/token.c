@@ -242,9 +242,17 @@ int auth_token_list(const mops_ctx_t *ctx, const char *user, json_t **out, mops_
     int rc = auth_require(ctx, self ? AUTH_TOKEN_OWN : AUTH_TOKEN_OTHERS, 0, err);
     if (rc != 0)
         return rc;
+    /* Not auth_user_resolve: a disabled user's tokens must stay visible, as
+     * they are what one checks after disabling someone. */
     int64_t uid;
-    if ((rc = auth_user_resolve(ctx, whose, &uid, err)) != 0)
-        return rc;
+    if ((rc = store_query_int(ctx->db, &uid, err, "SELECT id FROM users WHERE name = ?", "t",
+                              whose)) != 0) {
+        if (rc != MOPS_ENOTFOUND)
+            return rc;
+        char shown[100];
+        mops_text_escape(whose, shown, sizeof shown);
+        return mops_err_set(err, MOPS_ENOTFOUND, "no user named \"%s\"", shown);
+    }
     store_stmt_t *s;
     if ((rc = store_query(ctx->db, &s, err,
                           "SELECT id, name, prefix, created_at, expires_at, revoked_at, "

@@ -53,8 +53,10 @@ struct http_req {
     const char *method, *path;
     const http_route_t *route;
     const char *param_names[HTTP_MAX_PARAMS];
-    const char *param_values[HTTP_MAX_PARAMS];
+    const char *param_values[HTTP_MAX_PARAMS]; /* decoded */
     int nparams;
+    const char **query_names, **query_values;  /* decoded, in the arena */
+    int nquery;
     mops_arena_t *arena;
     mops_ctx_t ctx;
     char request_id[68];
@@ -63,18 +65,24 @@ struct http_req {
     int64_t body_len;
     json_t *json;        /* parsed JSON body */
     void *stream;        /* the route's upload state */
-    int answered;        /* a response is queued; swallow the rest */
+    int answered;        /* a response is queued; drop the rest */
     int failed;          /* an error is waiting in err to be answered */
+    int64_t dropped;     /* body bytes read and dropped after a refusal */
     mops_err_t err;
     int status;          /* sent status, for the access log */
     int64_t bytes;       /* sent body size */
 };
 
+/* Match req's method and raw path against the route tables and decode the
+ * path parameters and query string: MOPS_ENOTFOUND, MOPS_EMETHOD naming the
+ * allowed methods, or MOPS_EINVAL for a parameter that cannot be decoded. */
+int http_route_find(http_req_t *req, mops_err_t *err);
+
 /* A path parameter by its name in the pattern (never NULL for a matched
  * route's own parameters). */
 const char *http_param(const http_req_t *req, const char *name);
 
-/* A query-string parameter, or NULL. */
+/* A query-string parameter, decoded ("" when given without '='), or NULL. */
 const char *http_query(const http_req_t *req, const char *name);
 
 /* Query integer in [min, max], dflt when absent; MOPS_EINVAL naming it. */

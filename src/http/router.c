@@ -1,6 +1,13 @@
 /*
  * router.c — matching a method and path against the route tables, and the
  * small accessors handlers use for path and query parameters.
+ *
+ * The request target arrives still percent-encoded (server.c tells MHD not
+ * to decode it): the path is split on its literal '/' first and each
+ * captured segment decoded after, so "a%2Fb" is one parameter "a/b" and not
+ * two segments; query names and values are decoded here too. A decoded NUL
+ * byte or invalid UTF-8 is refused, naming the parameter, since no name or
+ * value may hold them and C strings would silently cut at the NUL.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +53,77 @@ static int pattern_match(const char *pattern, const char *path, http_req_t *req)
     return 1;
 }
 
+/* Percent-decode s into the arena and set *out; or return why the result
+ * is unusable (NULL when it is fine). */
+static const char *decode(mops_arena_t *a, const char *s, const char **out)
+{
+    char *d = mops_arena_strndup(a, s, strlen(s));
+    size_t len = MHD_http_unescape(d);
+    if (strlen(d) != len)
+        return "holds a NUL byte (%00)";
+    if (!mops_utf8_valid(d, len))
+        return "is not UTF-8 once decoded";
+    *out = d;
+    return NULL;
+}
+
+static int decode_error(const char *what, const char *name, const char *raw, const char *why,
+                        mops_err_t *err)
+{
+    char shown[80], value[100];
+    mops_text_escape(name, shown, sizeof shown);
+    mops_text_escape(raw, value, sizeof value);
+    return mops_err_set(err, MOPS_EINVAL, "%s %s (\"%s\") %s", what, shown, value, why);
+}
+
+typedef struct query_collect {
+    http_req_t *req;
+    const char *bad_name, *bad_raw, *why; /* the first parameter that failed */
+} query_collect_t;
+
+static enum MHD_Result query_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    query_collect_t *qc = cls;
+    http_req_t *req = qc->req;
+    const char *k, *v;
+    if ((qc->why = decode(req->arena, key, &k)) != NULL) {
+        qc->bad_name = qc->bad_raw = key;
+        return MHD_NO;
+    }
+    value = value ? value : ""; /* "?x" is "?x=" */
+    if ((qc->why = decode(req->arena, value, &v)) != NULL) {
+        qc->bad_name = k;
+        qc->bad_raw = value;
+        return MHD_NO;
+    }
+    req->query_names[req->nquery] = k;
+    req->query_values[req->nquery++] = v;
+    return MHD_YES;
+}
+
+/* Decode the matched route's path parameters and the query string. */
+static int decode_target(http_req_t *req, mops_err_t *err)
+{
+    for (int i = 0; i < req->nparams; i++) {
+        const char *raw = req->param_values[i];
+        const char *why = decode(req->arena, raw, &req->param_values[i]);
+        if (why)
+            return decode_error("path parameter", req->param_names[i], raw, why, err);
+    }
+    int n = MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+    if (n <= 0)
+        return 0;
+    req->query_names = mops_arena_alloc(req->arena, (size_t)n * sizeof *req->query_names);
+    req->query_values = mops_arena_alloc(req->arena, (size_t)n * sizeof *req->query_values);
+    query_collect_t qc = {req, NULL, NULL, NULL};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_collect, &qc);
+    if (qc.bad_name)
+        return decode_error("query parameter", qc.bad_name, qc.bad_raw, qc.why, err);
+    return 0;
+}
+
 int http_route_find(http_req_t *req, mops_err_t *err)
 {
     const char *method = strcmp(req->method, "HEAD") ? req->method : "GET";
@@ -58,7 +136,7 @@ int http_route_find(http_req_t *req, mops_err_t *err)
             if (!strcmp(r->method, method)) {
                 req->route = r;
                 mops_buf_release(&allow);
-                return 0;
+                return decode_target(req, err);
             }
             path_known = 1;
             mops_buf_printf(&allow, "%s%s", allow.len ? ", " : "", r->method);
@@ -86,7 +164,10 @@ const char *http_param(const http_req_t *req, const char *name)
 
 const char *http_query(const http_req_t *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    for (int i = 0; i < req->nquery; i++)
+        if (!strcmp(req->query_names[i], name))
+            return req->query_values[i];
+    return NULL;
 }
 
 int http_query_int(const http_req_t *req, const char *name, int64_t dflt, int64_t min,
@@ -124,35 +205,23 @@ int http_query_bool(const http_req_t *req, const char *name, int dflt, int *out,
     return 0;
 }
 
-typedef struct {
-    const char *const *allowed;
-    const char *bad;
-} query_check_t;
-
-static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
-{
-    (void)kind;
-    (void)value;
-    query_check_t *qc = cls;
-    for (const char *const *a = qc->allowed; *a; a++)
-        if (!strcmp(*a, key))
-            return MHD_YES;
-    qc->bad = key;
-    return MHD_NO;
-}
-
 int http_query_check(const http_req_t *req, const char *const *allowed, mops_err_t *err)
 {
-    query_check_t qc = {allowed, NULL};
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_iter, &qc);
-    if (!qc.bad)
+    const char *bad = NULL;
+    for (int i = 0; i < req->nquery && !bad; i++) {
+        const char *const *a = allowed;
+        while (*a && strcmp(*a, req->query_names[i]) != 0)
+            a++;
+        if (!*a)
+            bad = req->query_names[i];
+    }
+    if (!bad)
         return 0;
     mops_buf_t b = MOPS_BUF_INIT;
     for (const char *const *a = allowed; *a; a++)
         mops_buf_printf(&b, "%s%s", a == allowed ? "" : ", ", *a);
     char shown[80];
-    mops_text_escape(qc.bad, shown, sizeof shown);
+    mops_text_escape(bad, shown, sizeof shown);
     mops_err_set(err, MOPS_EINVAL, "unknown query parameter \"%s\" (allowed: %s)", shown,
                  b.data ? b.data : "none");
     mops_buf_release(&b);

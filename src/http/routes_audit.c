@@ -31,8 +31,11 @@ static int audit_list_h(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 
 static int audit_verify_h(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 {
+    static const char *const no_query[] = {NULL};
     json_t *out = NULL;
-    int rc = auth_require(&req->ctx, AUTH_AUDIT_VERIFY, 0, err);
+    int rc = http_query_check(req, no_query, err);
+    if (rc == 0)
+        rc = auth_require(&req->ctx, AUTH_AUDIT_VERIFY, 0, err);
     if (rc == 0)
         rc = audit_verify(req->ctx.db, &out, err);
     if (rc == 0)

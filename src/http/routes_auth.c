@@ -46,9 +46,12 @@ static int token_list(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 static int token_revoke(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 {
     long long id;
+    int rc = http_query_check(req, no_query, err);
+    if (rc != 0)
+        return rc;
     if (mops_parse_i64(http_param(req, "id"), &id) != 0)
         return mops_err_set(err, MOPS_EINVAL, "token id must be a number");
-    int rc = auth_token_revoke(&req->ctx, id, err);
+    rc = auth_token_revoke(&req->ctx, id, err);
     if (rc == 0)
         resp->status = 204;
     return rc;

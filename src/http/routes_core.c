@@ -7,8 +7,12 @@
 
 static int health(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 {
+    static const char *const no_query[] = {NULL};
     int64_t one = 0;
-    int rc = store_query_int(req->ctx.db, &one, err, "SELECT 1", NULL);
+    int rc = http_query_check(req, no_query, err);
+    if (rc != 0)
+        return rc;
+    rc = store_query_int(req->ctx.db, &one, err, "SELECT 1", NULL);
     if (rc != 0)
         return mops_err_set(err, MOPS_EUNAVAIL, "the store is not answering: %s", err->msg);
     http_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));

@@ -98,7 +98,9 @@ static int version_list(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 
 static int alias_delete(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 {
-    int rc = registry_alias_delete(&req->ctx, TEAM, MODEL, http_param(req, "alias"), err);
+    int rc = http_query_check(req, no_query, err);
+    if (rc == 0)
+        rc = registry_alias_delete(&req->ctx, TEAM, MODEL, http_param(req, "alias"), err);
     if (rc == 0)
         resp->status = 204;
     return rc;
@@ -109,7 +111,9 @@ static int alias_delete(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 static int upload_begin(http_req_t *req, mops_err_t *err)
 {
     registry_upload_t *u;
-    int rc = registry_upload_begin(&req->ctx, TEAM, MODEL, http_max_upload(req), &u, err);
+    int rc = http_query_check(req, no_query, err);
+    if (rc == 0)
+        rc = registry_upload_begin(&req->ctx, TEAM, MODEL, http_max_upload(req), &u, err);
     if (rc == 0)
         req->stream = u;
     return rc;

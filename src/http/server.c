@@ -9,7 +9,10 @@
  *      answered now, before the body is read.
  *   2. body chunks: appended to the JSON buffer (capped) or streamed.
  *   3. final call: parse JSON, run the handler, queue its response.
- * 401 and 403 answers are appended to the audit trail.
+ * 401 and 403 answers are appended to the audit trail. After a refusal in
+ * phase 2 the rest of the body is read and dropped, so that the client gets
+ * the answer, but only up to HTTP_DROP_MAX: past that the connection is
+ * closed instead (MHD cannot answer before the body has ended).
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -28,7 +31,8 @@
 #include "core/time.h"
 #include "http/http_int.h"
 
-int http_route_find(http_req_t *req, mops_err_t *err);
+/* Body bytes read and dropped after a refusal before hanging up instead. */
+#define HTTP_DROP_MAX (1 << 20)
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -162,7 +166,10 @@ static int on_headers(http_req_t *req, mops_err_t *err)
                             "upload of %lld bytes is over the limit of %lld bytes "
                             "(server option --max-upload)",
                             declared, (long long)cfg->max_upload);
-    if (r->body == HTTP_BODY_JSON && declared > 0 && !content_type_is(ct, "application/json"))
+    /* A body comes with a length or in chunks. */
+    int has_body = declared > 0 ||
+                   MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (r->body == HTTP_BODY_JSON && has_body && !content_type_is(ct, "application/json"))
         return mops_err_set(err, MOPS_EMEDIA, "Content-Type must be application/json, not %.60s",
                             ct ? ct : "missing");
     if (r->body == HTTP_BODY_STREAM && !content_type_is(ct, "application/octet-stream"))
@@ -215,8 +222,10 @@ static void on_data(http_req_t *req, const char *data, size_t n)
         }
         break;
     case HTTP_BODY_STREAM:
-        if (req->route->stream_data(req, data, n, &req->err) != 0)
+        if (req->route->stream_data(req, data, n, &req->err) != 0) {
             req->failed = 1;
+            req->route->stream_abort(req); /* no partial file while the rest is dropped */
+        }
         break;
     }
 }
@@ -281,16 +290,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (req->answered) { /* refused in phase 1: swallow the body */
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
     if (*upload_data_size) {
-        if (!req->failed)
-            on_data(req, upload_data, *upload_data_size);
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (!req->answered && !req->failed) {
+            on_data(req, upload_data, n);
+            return MHD_YES;
+        }
+        req->dropped += (int64_t)n; /* refused: drop the rest, within reason */
+        if (req->dropped > HTTP_DROP_MAX) {
+            mops_warn("request %s: %s %s: closing the connection: %s", req->request_id,
+                      req->method, req->path, req->failed ? req->err.msg : "refused");
+            return MHD_NO;
+        }
         return MHD_YES;
     }
+    if (req->answered)
+        return MHD_YES;
     return on_complete(req);
 }
 
@@ -331,6 +347,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&srv->active, 1);
 }
 
+/* Leave the request target percent-encoded: router.c decodes each path
+ * segment and query parameter after splitting them. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -362,7 +387,7 @@ int http_server_start(const http_config_t *cfg, http_server_t **out, mops_err_t 
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 4),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),

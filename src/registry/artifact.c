@@ -160,6 +160,7 @@ int registry_upload_finish(const mops_ctx_t *ctx, registry_upload_t *u, json_t *
 {
     char sha[MOPS_SHA256_HEX];
     int rc = 0, existed = 0;
+    int64_t new_to_team = 0;
     if (fsync(u->fd) != 0)
         rc = mops_err_set(err, MOPS_EIO, "cannot fsync the upload: %s", strerror(errno));
     close(u->fd);
@@ -180,7 +181,7 @@ int registry_upload_finish(const mops_ctx_t *ctx, registry_upload_t *u, json_t *
                          "INSERT INTO artifacts (sha256, size, created_by, created_at) "
                          "VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
                          "tiIi", sha, u->size, by, now)) == 0 &&
-        (rc = store_exec(ctx->db, NULL, err,
+        (rc = store_exec(ctx->db, &new_to_team, err,
                          "INSERT INTO artifact_uploads (sha256, team_id, created_by, created_at) "
                          "VALUES (?, ?, ?, ?) ON CONFLICT (sha256, team_id) DO NOTHING",
                          "tiIi", sha, u->model.team_id, by, now)) == 0) {
@@ -190,9 +191,11 @@ int registry_upload_finish(const mops_ctx_t *ctx, registry_upload_t *u, json_t *
         json_decref(detail);
     }
     rc = reg_tx_end(ctx, rc, err);
+    /* "already stored" answers for the caller's team only: whether another
+     * team holds the same bytes is that team's secret. */
     if (rc == 0)
         *out = json_pack("{s:s, s:I, s:b}", "sha256", sha, "size", (json_int_t)u->size,
-                         "already_stored", existed);
+                         "already_stored", new_to_team == 0);
     registry_upload_abort(u); /* the temporary name is gone; this frees */
     return rc;
 }

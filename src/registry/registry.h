@@ -34,8 +34,9 @@ int registry_upload_begin(const mops_ctx_t *ctx, const char *team, const char *m
 /* Append bytes; MOPS_ETOOBIG past the limit. */
 int registry_upload_write(registry_upload_t *u, const void *p, size_t n, mops_err_t *err);
 /* Make the bytes durable under their hash (kept once if already stored) and
- * record them for the team. *out: {"sha256", "size", "already_stored"}.
- * Frees u whatever the result. */
+ * record them for the team. *out: {"sha256", "size", "already_stored"},
+ * already_stored saying whether this team had uploaded the same bytes (never
+ * whether another team has). Frees u whatever the result. */
 int registry_upload_finish(const mops_ctx_t *ctx, registry_upload_t *u, json_t **out,
                            mops_err_t *err);
 /* Discard an unfinished upload and free u. NULL is a no-op. */

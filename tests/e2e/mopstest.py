@@ -8,16 +8,19 @@ CLI as a subprocess. Standard library only; run by /usr/bin/python3.
             st, body, hdrs = srv.http("GET", "/api/v1/whoami", token=srv.admin)
             out = srv.cli("model", "list", "--json", token=srv.admin)
 """
+import glob
 import json
 import os
 import re
 import signal
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 MOPS_BIN = os.path.abspath(os.environ.get("MOPS_BIN") or os.path.join(
@@ -26,11 +29,55 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "UndefinedBehaviorSanitizer")
 # Sanitized builds are slower; give them more time everywhere.
 SLOW = 4 if os.environ.get("MOPS_MODE") == "asan" else 1
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
 
 
 def read(path, mode="rb"):
     with open(path, mode) as f:
         return f.read()
+
+
+def routes():
+    """The REST API as the server declares it: every entry of the route
+    tables in src/http/routes_*.c, as dicts with method, pattern, action,
+    body ("NONE", "JSON" or "STREAM"), public and file. Tests that must cover
+    every endpoint compare their own tables with this, so a new route
+    without tests fails them."""
+    entry = re.compile(r'(?:\bROUTE\(|\{)\s*"([A-Z]+)"\s*,\s*((?:"[^"]*"|[A-Za-z_]\w*)'
+                       r'(?:\s*(?:"[^"]*"|[A-Za-z_]\w*))*)\s*,\s*"([^"]*)"\s*,\s*'
+                       r'HTTP_BODY_(NONE|JSON|STREAM)(?:\s*,\s*(\d+))?')
+    out = []
+    files = sorted(glob.glob(os.path.join(SRC, "http", "routes_*.c")))
+    assert files, "no route tables under " + SRC
+    for path in files:
+        text = read(path, "r")
+        strings = dict(re.findall(r'#define\s+(\w+)\s+"([^"]*)"', text))
+        macro = re.search(r'#define\s+ROUTE\(([^)]*)\)\s*\{([^}]*)\}', text)
+        macro_public = None
+        if macro:
+            params = [x.strip() for x in macro.group(1).split(",")]
+            fields = [x.strip() for x in macro.group(2).split(",")]
+            assert fields[:4] == params[:4], "%s: unexpected ROUTE macro" % path
+            macro_public = fields[4] == "1"
+        found = 0
+        for m in entry.finditer(text):
+            method, pexpr, action, body, public = m.groups()
+            pattern = "".join(t[1:-1] if t.startswith('"') else strings[t]
+                              for t in re.findall(r'"[^"]*"|\w+', pexpr))
+            is_macro = m.group(0).startswith("ROUTE")
+            out.append({"method": method, "pattern": pattern, "action": action, "body": body,
+                        "public": macro_public if is_macro else public == "1",
+                        "file": os.path.basename(path)})
+            found += 1
+        # Every route entry names its body kind once: a miss means the
+        # table's shape changed and this parser must learn it.
+        declared = len(re.findall(r"HTTP_BODY_(?:NONE|JSON|STREAM)\b", text))
+        assert found == declared, "%s: parsed %d routes of %d" % (path, found, declared)
+    return out
+
+
+class ServerClosed(Exception):
+    """The server hung up without answering."""
 
 
 class Server:
@@ -148,6 +195,95 @@ class Server:
             raise AssertionError("%s %s -> %d %s" % (method, path, st, out))
         return out
 
+    def request(self, method, path, body=None, token=None, headers=None, content_type=None,
+                chunked=False, expect_continue=None, timeout=30):
+        """HTTP/1.1 over a raw socket, for what urllib cannot send: the path
+        exactly as given, chunked bodies (chunked=True, or body an iterable of
+        byte strings) and Expect: 100-continue (the default with a body), so
+        a refusal sent before the body is read, as servers do, arrives
+        without a race against sending it. body may be bytes, or a dict or
+        list sent as JSON. Returns (status, payload, headers) like http();
+        raises ServerClosed when the server hangs up without an answer."""
+        u = urllib.parse.urlsplit(self.url)
+        hdrs = {"Host": u.netloc, "Connection": "close"}
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        if content_type is not None:
+            hdrs["Content-Type"] = content_type
+        if token:
+            hdrs["Authorization"] = "Bearer " + token
+        if body is not None and not isinstance(body, (bytes, bytearray)):
+            chunked = True
+        if body is not None:
+            if chunked:
+                hdrs["Transfer-Encoding"] = "chunked"
+            else:
+                hdrs["Content-Length"] = str(len(body))
+            if expect_continue is None or expect_continue:
+                hdrs["Expect"] = "100-continue"
+        hdrs.update(headers or {})
+        head = "%s %s HTTP/1.1\r\n" % (method, path)
+        head += "".join("%s: %s\r\n" % kv for kv in hdrs.items()) + "\r\n"
+        sock = socket.create_connection((u.hostname, u.port), timeout=timeout * SLOW)
+        try:
+            f = sock.makefile("rb")
+            try:
+                sock.sendall(head.encode("latin-1"))
+                if body is not None:
+                    if "Expect" in hdrs:
+                        got = _read_response(f)
+                        if got[0] != 100:
+                            return got
+                    if chunked:
+                        pieces = [body] if isinstance(body, (bytes, bytearray)) else body
+                        for piece in pieces:
+                            if piece:
+                                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        sock.sendall(b"0\r\n\r\n")
+                    else:
+                        sock.sendall(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server stopped reading: its answer, if any, follows
+            try:
+                while True:
+                    got = _read_response(f)
+                    if got[0] != 100:
+                        return got
+            except ConnectionResetError as e:
+                raise ServerClosed("the server reset the connection without an answer") from e
+        finally:
+            sock.close()
+
+    def state(self):
+        """Everything the API shows an administrator, for before/after
+        comparisons: teams with members, users, every user's tokens, models
+        and versions (archived too), the audit chain length; plus the files
+        in the artifact store. Fields that change by merely reading
+        (last_used_at) or with the clock (a token's state) are left out."""
+        q = urllib.parse.quote
+        teams = self.ok("GET", "/api/v1/teams")["items"]
+        users = self.ok("GET", "/api/v1/users")["items"]
+        models = self.ok("GET", "/api/v1/models?archived=any&limit=1000")["items"]
+        tokens = {}
+        for u in users:
+            items = self.ok("GET", "/api/v1/tokens?user=" + q(u["name"], safe=""))["items"]
+            tokens[u["name"]] = [{k: v for k, v in t.items() if k not in ("last_used_at", "state")}
+                                 for t in items]
+        versions = {}
+        for m in models:
+            path = "/api/v1/models/%s/%s/versions?archived=any&limit=1000" % (
+                q(m["team"], safe=""), q(m["name"], safe=""))
+            versions[m["team"] + "/" + m["name"]] = self.ok("GET", path)["items"]
+        verify = self.ok("GET", "/api/v1/audit/verify")
+        assert verify["ok"], verify
+        store = os.path.join(self.data_dir, "artifacts")
+        files = sorted(os.path.relpath(os.path.join(d, n), store)
+                       for d, _, names in os.walk(store) for n in names)
+        return {"teams": [self.ok("GET", "/api/v1/teams/" + q(t["name"], safe="")) for t in teams],
+                "users": users, "tokens": tokens, "models": models, "versions": versions,
+                "audit_entries": verify["entries"], "files": files}
+
     # ----------------------------------------------------------------- CLI
 
     def cli(self, *args, token=None, check=True, stdin=None, env=None, timeout=60):
@@ -195,6 +331,30 @@ class Server:
         spec.setdefault("format", "xgboost-json")
         spec["artifact_sha256"] = sha
         return self.ok("POST", "/api/v1/models/%s/%s/versions" % (team, model), spec, token=token)
+
+
+def _read_response(f):
+    """One HTTP response from a socket file: (status, payload, headers)."""
+    line = f.readline()
+    if not line:
+        raise ServerClosed("the server closed the connection without an answer")
+    status = int(line.split()[1])
+    hdrs = {}
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = h.decode("latin-1").partition(":")
+        hdrs[k.strip()] = v.strip()
+    if status == 100:
+        return status, None, hdrs
+    n = {k.lower(): v for k, v in hdrs.items()}.get("content-length")
+    payload = f.read(int(n)) if n is not None else f.read()
+    if payload and hdrs.get("Content-Type", "").startswith("application/json"):
+        payload = json.loads(payload)
+    elif not payload:
+        payload = None
+    return status, payload, hdrs
 
 
 class TestCase(unittest.TestCase):

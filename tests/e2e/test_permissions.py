@@ -1,0 +1,448 @@
+"""Who may do what, over every endpoint: no or bad credentials get 401, a
+role the permission matrix does not allow gets 403 naming the permission, an
+allowed role succeeds, and a team's objects are invisible (404, exactly as if
+they did not exist) to everyone outside it. Every 401 and 403 is in the
+audit chain, which still verifies, and no refused write changes anything.
+
+The endpoints come from the route tables (src/http/routes_*.c) and the
+matrix from src/auth/perm.c, so a new route or permission that this file
+does not know about fails it."""
+import itertools
+import os
+import re
+import time
+import urllib.parse
+
+import mopstest
+
+# ------------------------------------------------------------------ matrix
+
+
+def perm_matrix():
+    """src/auth/perm.c's table: ({permission: (scope, set of roles)}, roles
+    in their declared order)."""
+    text = mopstest.read(os.path.join(mopstest.SRC, "auth", "perm.c"), "r")
+    roles = re.findall(r'"([a-z-]+)"', re.search(
+        r"role_names\[AUTH_ROLE_COUNT\]\s*=\s*\{([^}]*)\}", text).group(1))
+    short = dict(re.findall(r"#define\s+(R_\w+)\s+AUTH_ROLE_(\w+)", text))
+
+    def role_set(expr):
+        expr = expr.strip()
+        if expr == "0":
+            return set()
+        if expr == "AUTH_ROLES_ALL":
+            return set(roles)
+        out = set()
+        for term in expr.split("|"):
+            name = short[term.strip()].lower().replace("_", "-")
+            assert name in roles, name
+            out.add(name)
+        return out
+
+    entries = re.findall(r'\[AUTH_\w+\]\s*=\s*\{\s*"([\w.]+)"\s*,\s*"[^"]*"\s*,\s*'
+                         r"(SCOPE_\w+)\s*,\s*([^}]*?)\s*\}", text)
+    assert len(entries) == len(re.findall(r"^\s*\[AUTH_\w+\]\s*=", text, re.M)), "perm.c"
+    return {name: (scope, role_set(expr)) for name, scope, expr in entries}, roles
+
+
+MATRIX, ROLES = perm_matrix()
+q = urllib.parse.quote
+A = "/api/v1/models/alpha/m"  # the model whose permissions are exercised
+ALPHA_BYTES = b"alpha artifact bytes"
+
+
+class Req:
+    def __init__(self, method, path, body=None, content_type=None):
+        self.method, self.path, self.body, self.content_type = method, path, body, content_type
+
+
+class Actor:
+    def __init__(self, name, token, teams=None, global_admin=False):
+        self.name, self.token, self.global_admin = name, token, global_admin
+        self.teams = teams or {}  # team -> set of roles
+
+    def __repr__(self):
+        return self.name
+
+
+class World:
+    """Two teams, a user per role in alpha, an outsider who holds every role
+    in beta, a user in no team, and alpha's model with versions, an alias
+    and an uploaded artifact."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.n = itertools.count(1)
+        srv.team("alpha")
+        srv.team("beta")
+        self.actors = [Actor("admin", srv.admin, global_admin=True)]
+        for r in ROLES:
+            name = "a-" + r
+            self.actors.append(Actor(name, srv.user(name, "alpha", [r]), {"alpha": {r}}))
+        self.actors.append(Actor("outsider", srv.user("outsider", "beta", ROLES),
+                                 {"beta": set(ROLES)}))
+        self.actors.append(Actor("loner", srv.user("loner")))
+        srv.user("other")
+        srv.user("target")
+        srv.ok("POST", "/api/v1/models", {"team": "alpha", "name": "m", "risk_tier": "low"})
+        srv.ok("POST", "/api/v1/models", {"team": "alpha", "name": "arch", "risk_tier": "low"})
+        srv.ok("POST", "/api/v1/models", {"team": "beta", "name": "bm", "risk_tier": "low"})
+        self.sha = srv.version("alpha", "m", data=ALPHA_BYTES)["artifact"]["sha256"]
+        srv.version("alpha", "m", data=b"second")
+        srv.version("beta", "bm", data=b"beta artifact bytes")
+        srv.ok("PUT", A + "/aliases/champion", {"version": 1})
+
+    def fresh(self, prefix):
+        return "%s-%d" % (prefix, next(self.n))
+
+    def token_of(self, user):
+        return self.srv.ok("POST", "/api/v1/tokens", {"name": "t", "user": user})["id"]
+
+
+class Case:
+    """One way to use an endpoint: the permission it needs (None: any
+    signed-in user) and how to build a request that succeeds when allowed.
+    deny is the status of a refusal when it is not 403."""
+
+    def __init__(self, perm, build, deny=403):
+        self.perm, self.build, self.deny = perm, build, deny
+
+
+def delete_member(w, a):
+    w.srv.ok("PUT", "/api/v1/teams/alpha/members/target", {"roles": ["viewer"]})
+    return Req("DELETE", "/api/v1/teams/alpha/members/target")
+
+
+def delete_alias(w, a):
+    w.srv.ok("PUT", A + "/aliases/tmp", {"version": 1})
+    return Req("DELETE", A + "/aliases/tmp")
+
+
+MODEL_PATH = "/api/v1/models/:team/:model"
+# Every route of the API, by (method, pattern), with how to exercise it.
+# The test checks this table covers exactly the routes the server declares.
+EXPECT = {
+    ("GET", "/healthz"): "public",
+    ("GET", "/api/v1/whoami"): [Case(None, lambda w, a: Req("GET", "/api/v1/whoami"))],
+    ("POST", "/api/v1/teams"): [
+        Case("team.create", lambda w, a: Req("POST", "/api/v1/teams", {"name": w.fresh("t")}))],
+    ("GET", "/api/v1/teams"): [Case(None, lambda w, a: Req("GET", "/api/v1/teams"))],
+    ("GET", "/api/v1/teams/:team"): [
+        Case("team.read", lambda w, a: Req("GET", "/api/v1/teams/alpha"))],
+    ("PUT", "/api/v1/teams/:team/members/:user"): [
+        Case("team.manage", lambda w, a: Req("PUT", "/api/v1/teams/alpha/members/target",
+                                             {"roles": ["viewer"]}))],
+    ("DELETE", "/api/v1/teams/:team/members/:user"): [
+        Case("team.manage", delete_member)],
+    ("POST", "/api/v1/users"): [
+        Case("user.create", lambda w, a: Req("POST", "/api/v1/users", {"name": w.fresh("u")}))],
+    ("GET", "/api/v1/users"): [Case("user.read", lambda w, a: Req("GET", "/api/v1/users"))],
+    ("GET", "/api/v1/users/:user"): [
+        Case("user.read", lambda w, a: Req("GET", "/api/v1/users/other"))],
+    ("PATCH", "/api/v1/users/:user"): [
+        # one's own name and email: anyone; anything else: user.manage
+        Case(None, lambda w, a: Req("PATCH", "/api/v1/users/" + a.name,
+                                    {"display_name": w.fresh("Name")})),
+        Case("user.manage", lambda w, a: Req("PATCH", "/api/v1/users/other",
+                                             {"display_name": w.fresh("Name")})),
+        Case("user.manage", lambda w, a: Req("PATCH", "/api/v1/users/" + a.name,
+                                             {"admin": True}))],
+    ("POST", "/api/v1/tokens"): [
+        Case("token.own", lambda w, a: Req("POST", "/api/v1/tokens", {"name": "mine"})),
+        Case("token.others", lambda w, a: Req("POST", "/api/v1/tokens",
+                                              {"name": "theirs", "user": "other"}))],
+    ("GET", "/api/v1/tokens"): [
+        Case("token.own", lambda w, a: Req("GET", "/api/v1/tokens")),
+        Case("token.others", lambda w, a: Req("GET", "/api/v1/tokens?user=other"))],
+    ("DELETE", "/api/v1/tokens/:id"): [
+        Case("token.own", lambda w, a: Req("DELETE", "/api/v1/tokens/%d" % w.token_of(a.name))),
+        # someone else's token is invisible, not forbidden
+        Case("token.others",
+             lambda w, a: Req("DELETE", "/api/v1/tokens/%d" % w.token_of("other")), deny=404)],
+    ("POST", "/api/v1/models"): [
+        Case("model.write", lambda w, a: Req("POST", "/api/v1/models", {
+            "team": "alpha", "name": w.fresh("new"), "risk_tier": "low"}))],
+    ("GET", "/api/v1/models"): [Case(None, lambda w, a: Req("GET", "/api/v1/models"))],
+    ("GET", MODEL_PATH): [Case("model.read", lambda w, a: Req("GET", A))],
+    ("PATCH", MODEL_PATH): [
+        Case("model.write", lambda w, a: Req("PATCH", A, {"description": w.fresh("d")}))],
+    ("POST", MODEL_PATH + "/archive"): [
+        Case("model.write", lambda w, a: Req("POST", "/api/v1/models/alpha/arch/archive"))],
+    ("POST", MODEL_PATH + "/artifacts"): [
+        Case("version.write", lambda w, a: Req("POST", A + "/artifacts", ALPHA_BYTES,
+                                               "application/octet-stream"))],
+    ("POST", MODEL_PATH + "/versions"): [
+        Case("version.write", lambda w, a: Req("POST", A + "/versions", {
+            "artifact_sha256": w.sha, "format": "xgboost-json"}))],
+    ("GET", MODEL_PATH + "/versions"): [
+        Case("model.read", lambda w, a: Req("GET", A + "/versions"))],
+    ("GET", MODEL_PATH + "/versions/:version"): [
+        Case("model.read", lambda w, a: Req("GET", A + "/versions/1"))],
+    ("PATCH", MODEL_PATH + "/versions/:version"): [
+        Case("version.write", lambda w, a: Req("PATCH", A + "/versions/1",
+                                               {"description": w.fresh("d")}))],
+    ("POST", MODEL_PATH + "/versions/:version/archive"): [
+        Case("version.write", lambda w, a: Req("POST", A + "/versions/2/archive"))],
+    ("GET", MODEL_PATH + "/versions/:version/artifact"): [
+        Case("version.download", lambda w, a: Req("GET", A + "/versions/champion/artifact"))],
+    ("PUT", MODEL_PATH + "/aliases/:alias"): [
+        Case("alias.write", lambda w, a: Req("PUT", A + "/aliases/champion", {"version": 1}))],
+    ("DELETE", MODEL_PATH + "/aliases/:alias"): [
+        Case("alias.write", delete_alias)],
+    ("GET", "/api/v1/audit"): [Case(None, lambda w, a: Req("GET", "/api/v1/audit"))],
+    ("GET", "/api/v1/audit/verify"): [
+        Case("audit.verify", lambda w, a: Req("GET", "/api/v1/audit/verify"))],
+}
+
+
+def expected(case, actor):
+    """'allow', 'deny' (403 or case.deny) or 'hidden' (404) for actor."""
+    if actor.global_admin or case.perm is None:
+        return "allow"
+    scope, roles = MATRIX[case.perm]
+    if scope == "SCOPE_ANY_USER":
+        return "allow"
+    if scope == "SCOPE_ADMIN":
+        return "deny"
+    if scope == "SCOPE_ANY_TEAM":
+        return "allow" if any(r & roles for r in actor.teams.values()) else "deny"
+    assert scope == "SCOPE_TEAM", scope
+    if "alpha" not in actor.teams:
+        return "hidden"
+    return "allow" if actor.teams["alpha"] & roles else "deny"
+
+
+def send(srv, req, token=None, auth=None):
+    """Send req with a bearer token, or with auth as the whole Authorization
+    header (when given), or with no credentials at all."""
+    headers = {"Authorization": auth} if auth is not None else None
+    return srv.request(req.method, req.path, body=req.body, token=token, headers=headers,
+                       content_type=req.content_type)
+
+
+def audit_by_request(srv):
+    """Every audit entry, by request id (an admin sees them all)."""
+    out, page = {}, None
+    while True:
+        got = srv.ok("GET", "/api/v1/audit?limit=1000" + ("&page_token=" + page if page else ""))
+        for e in got["items"]:
+            out.setdefault(e["request_id"], []).append(e)
+        page = got["next_page_token"]
+        if not page:
+            return out
+
+
+def without_audit(state):
+    return {k: v for k, v in state.items() if k != "audit_entries"}
+
+
+class Permissions(mopstest.TestCase):
+    def test_tables_cover_every_route_and_permission(self):
+        declared = {(r["method"], r["pattern"]): r for r in mopstest.routes()}
+        self.assertEqual(sorted(set(declared) - set(EXPECT)), [],
+                         "routes without permission tests: add them to EXPECT")
+        self.assertEqual(sorted(set(EXPECT) - set(declared)), [],
+                         "EXPECT names routes the server does not have")
+        public = sorted(k for k, r in declared.items() if r["public"])
+        self.assertEqual(public, sorted(k for k, v in EXPECT.items() if v == "public"))
+        self.assertEqual(public, [("GET", "/healthz")])
+        # Every permission is exercised, except audit.read, which filters
+        # the audit list rather than refusing (test_team_isolation).
+        used = {c.perm for v in EXPECT.values() if v != "public" for c in v}
+        self.assertEqual(sorted(set(MATRIX) - used), ["audit.read"])
+        self.assertEqual(sorted(used - set(MATRIX) - {None}), [])
+        self.assertEqual(ROLES, ["admin", "data-scientist", "ml-engineer", "risk-officer",
+                                 "finops", "viewer"])
+
+    def test_no_or_bad_credentials_get_401(self):
+        srv = self.server()
+        w = World(srv)
+        # an expired token: valid for a moment, then refused
+        soon = time.time() + 1.0
+        expires_at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(soon)) + \
+            ".%03dZ" % (int(soon * 1000) % 1000)
+        expiring = srv.ok("POST", "/api/v1/tokens", {"name": "brief", "user": "a-viewer",
+                                                     "expires_at": expires_at})["token"]
+        revoked = srv.ok("POST", "/api/v1/tokens", {"name": "gone", "user": "a-viewer"})
+        srv.ok("DELETE", "/api/v1/tokens/%d" % revoked["id"])
+        disabled = srv.user("quitter", "alpha", ["admin"])
+        srv.ok("PATCH", "/api/v1/users/quitter", {"disabled": True})
+        while time.time() < soon + 0.05:
+            time.sleep(0.05)
+        variants = [
+            (None, "no API token"),
+            ("Bearer ", "no API token"),
+            ("Basic YWRtaW46YWRtaW4=", "must be 'Bearer <token>'"),
+            ("Bearer " + srv.admin[:-1], "malformed API token"),
+            ("Bearer " + srv.admin.upper(), "malformed API token"),
+            ("Bearer mops_" + "0" * 64, "unknown API token"),
+            ("Bearer " + revoked["token"], "was revoked"),
+            ("Bearer " + expiring, "expired at " + expires_at[:19]),
+            ("Bearer " + disabled, "user quitter is disabled"),
+        ]
+        before = None
+        denied = {}  # request id -> (route, path, message)
+        for r in mopstest.routes():
+            if r["public"]:
+                continue
+            for case in EXPECT[(r["method"], r["pattern"])]:
+                req = case.build(w, w.actors[0])
+                if req.method != "GET":
+                    before = srv.state()
+                for auth, says in variants:
+                    got = send(srv, req, auth=auth) if auth is not None else send(srv, req)
+                    what = "%s %s with %r" % (req.method, req.path, auth)
+                    msg = self.assertError(got, 401, "unauthenticated", says)
+                    self.assertEqual(got[2].get("WWW-Authenticate"), 'Bearer realm="mops"', what)
+                    denied[got[2]["X-Request-Id"]] = (r, req.path.split("?")[0], msg)
+                if req.method != "GET":
+                    after = srv.state()
+                    self.assertEqual(without_audit(after), without_audit(before), req.path)
+                    self.assertEqual(after["audit_entries"],
+                                     before["audit_entries"] + len(variants), req.path)
+        # each refusal is one "denied" entry of an intact chain
+        entries = audit_by_request(srv)
+        for rid, (r, path, msg) in denied.items():
+            self.assertEqual(len(entries.get(rid, [])), 1, (rid, path))
+            e = entries[rid][0]
+            self.assertEqual((e["outcome"], e["actor"], e["action"], e["target"]),
+                             ("denied", "anonymous", r["action"], path))
+            self.assertEqual(e["detail"], {"status": 401, "reason": msg})
+        verify = srv.ok("GET", "/api/v1/audit/verify")
+        self.assertTrue(verify["ok"], verify)
+        self.assertGreaterEqual(verify["entries"], len(denied))
+        # the public endpoint needs nothing and ignores bad credentials
+        self.assertEqual(srv.request("GET", "/healthz")[0], 200)
+        self.assertEqual(srv.request("GET", "/healthz", token="mops_" + "0" * 64)[0], 200)
+
+    def test_every_role_against_every_permission(self):
+        srv = self.server()
+        w = World(srv)
+        denials = {}  # request id -> (actor, route, path, message)
+        checked = {"allow": 0, "deny": 0, "hidden": 0}
+        for r in mopstest.routes():
+            if r["public"]:
+                continue
+            for case in EXPECT[(r["method"], r["pattern"])]:
+                # refusals first, each between two snapshots that must agree
+                order = sorted(w.actors, key=lambda a: expected(case, a) == "allow")
+                for actor in order:
+                    want = expected(case, actor)
+                    req = case.build(w, actor)
+                    what = "%s %s as %s (%s)" % (req.method, req.path, actor, case.perm)
+                    write = req.method != "GET" and want != "allow"
+                    before = srv.state() if write else None
+                    got = send(srv, req, token=actor.token)
+                    checked[want] += 1
+                    if want == "allow":
+                        self.assertIn(got[0], (200, 201, 204), "%s: %s" % (what, got[1]))
+                        continue
+                    if want == "hidden" or case.deny == 404:
+                        self.assertError(got, 404, "not_found")
+                    else:
+                        msg = self.assertError(got, 403, "forbidden", "(%s)" % case.perm)
+                        self.assertIn(actor.name, msg)
+                        denials[got[2]["X-Request-Id"]] = (actor, r, req.path.split("?")[0],
+                                                           msg)
+                    if write:
+                        after = srv.state()
+                        audited = 1 if got[0] == 403 else 0
+                        self.assertEqual(without_audit(after), without_audit(before), what)
+                        self.assertEqual(after["audit_entries"],
+                                         before["audit_entries"] + audited, what)
+        # the matrix was really exercised both ways, for every role
+        self.assertGreater(checked["deny"], 40)
+        self.assertGreater(checked["allow"], 100)
+        self.assertGreater(checked["hidden"], 20)
+        entries = audit_by_request(srv)
+        for rid, (actor, r, path, msg) in denials.items():
+            self.assertEqual(len(entries.get(rid, [])), 1, (rid, path))
+            e = entries[rid][0]
+            self.assertEqual((e["outcome"], e["actor"], e["action"], e["target"]),
+                             ("denied", actor.name, r["action"], path))
+            self.assertEqual(e["detail"], {"status": 403, "reason": msg})
+        verify = srv.ok("GET", "/api/v1/audit/verify")
+        self.assertTrue(verify["ok"], verify)
+
+    def test_team_isolation(self):
+        srv = self.server()
+        w = World(srv)
+        outsider = next(a for a in w.actors if a.name == "outsider")
+        # Another team's objects answer exactly like ones that do not exist,
+        # whatever the outsider's roles in their own team.
+        srv.team("gamma")
+        for r in mopstest.routes():
+            if r["public"]:
+                continue
+            for case in EXPECT[(r["method"], r["pattern"])]:
+                if case.perm is None or MATRIX[case.perm][0] != "SCOPE_TEAM":
+                    continue
+                req = case.build(w, outsider)
+                got = send(srv, req, token=outsider.token)
+                self.assertError(got, 404, "not_found")
+                for ghost in ("zeta", "gamma"):  # no such team; a team without the outsider
+                    fake = Req(req.method, re.sub(r"/alpha(?=/|$)", "/" + ghost, req.path),
+                               req.body, req.content_type)
+                    if isinstance(req.body, dict) and req.body.get("team") == "alpha":
+                        fake.body = dict(req.body, team=ghost)
+                    ref = send(srv, fake, token=outsider.token)
+                    self.assertEqual(
+                        (got[0], got[1]["error"]["message"].replace("alpha", ghost)),
+                        (ref[0], ref[1]["error"]["message"]), req.path)
+
+        # lists show only one's own teams' objects
+        insider = next(a for a in w.actors if a.name == "a-viewer")
+        for token, teams in ((outsider.token, {"beta"}), (insider.token, {"alpha"})):
+            got = srv.ok("GET", "/api/v1/models?archived=any", token=token)["items"]
+            self.assertEqual({m["team"] for m in got}, teams)
+            got = srv.ok("GET", "/api/v1/teams", token=token)["items"]
+            self.assertEqual({t["name"] for t in got}, teams)
+            self.assertEqual(srv.ok("GET", "/api/v1/models?team=%s" % (
+                "alpha" if teams == {"beta"} else "beta"), token=token)["items"], [])
+        loner = next(a for a in w.actors if a.name == "loner")
+        self.assertEqual(srv.ok("GET", "/api/v1/models", token=loner.token)["items"], [])
+        self.assertEqual(srv.ok("GET", "/api/v1/teams", token=loner.token)["items"], [])
+        # another user's memberships show only in teams one can see
+        self.assertEqual(srv.ok("GET", "/api/v1/users/a-admin", token=outsider.token)["teams"], {})
+        self.assertEqual(srv.ok("GET", "/api/v1/users/outsider", token=outsider.token)["teams"],
+                         {"beta": sorted(ROLES)})
+        # global admins see everything
+        self.assertEqual({m["team"] for m in srv.ok("GET", "/api/v1/models")["items"]},
+                         {"alpha", "beta"})
+        self.assertEqual({t["name"] for t in srv.ok("GET", "/api/v1/teams")["items"]},
+                         {"alpha", "beta", "gamma"})
+
+        # the audit trail: entries of teams where one holds audit.read, and
+        # one's own actions; nothing else
+        scope, readers = MATRIX["audit.read"]
+        self.assertEqual(scope, "SCOPE_TEAM")
+        everything = srv.ok("GET", "/api/v1/audit?limit=1000")["items"]
+        self.assertEqual({e["team"] for e in everything} - {None}, {"alpha", "beta", "gamma"})
+        for actor in w.actors[1:]:
+            got = srv.ok("GET", "/api/v1/audit?limit=1000", token=actor.token)["items"]
+            may = {t for t, roles in actor.teams.items() if roles & readers}
+            want = [e for e in everything if e["team"] in may or e["actor"] == actor.name]
+            self.assertEqual([e["seq"] for e in got], [e["seq"] for e in want], actor)
+            self.assertEqual(srv.ok("GET", "/api/v1/audit?team=alpha&limit=1000",
+                                    token=actor.token)["items"],
+                             [e for e in want if e["team"] == "alpha"], actor)
+
+        # Artifacts are stored once for everyone, but a team may only use
+        # bytes uploaded to it, and an upload does not tell whether another
+        # team already has the same bytes.
+        bm = "/api/v1/models/beta/bm"
+        got = srv.http("POST", bm + "/versions", {"artifact_sha256": w.sha,
+                                                  "format": "xgboost-json"},
+                       token=outsider.token)
+        self.assertError(got, 400, "invalid_argument", "not uploaded to team beta")
+        self.assertIn(w.sha, got[1]["error"]["message"])
+        out = srv.ok("POST", bm + "/artifacts", raw=ALPHA_BYTES, token=outsider.token,
+                     content_type="application/octet-stream")
+        self.assertEqual((out["sha256"], out["already_stored"]), (w.sha, False))
+        out = srv.ok("POST", bm + "/artifacts", raw=ALPHA_BYTES, token=outsider.token,
+                     content_type="application/octet-stream")
+        self.assertEqual((out["sha256"], out["already_stored"]), (w.sha, True))
+        srv.ok("POST", bm + "/versions", {"artifact_sha256": w.sha, "format": "xgboost-json"},
+               token=outsider.token)
+        verify = srv.ok("GET", "/api/v1/audit/verify")
+        self.assertTrue(verify["ok"], verify)
