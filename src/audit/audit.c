@@ -102,8 +102,14 @@ int audit_record_denied(const mops_ctx_t *ctx, const char *action, const char *t
 {
     entry_t e;
     entry_from_ctx(&e, ctx);
-    if (!ctx->who)
+    const mops_denial_t *why = ctx->denial;
+    if (!ctx->who && why && why->actor_id) { /* a recognised but unusable token */
+        e.actor_id = why->actor_id;
+        e.actor = why->actor;
+    } else if (!ctx->who) {
         e.actor = "anonymous";
+    }
+    e.team_id = why ? why->team_id : 0;
     e.action = action;
     e.target = target;
     e.outcome = "denied";

@@ -26,7 +26,9 @@ int audit_record(const mops_ctx_t *ctx, const char *action, const char *target, 
                  const json_t *detail, mops_err_t *err);
 
 /* Append an entry for a refused request, in its own transaction. status is
- * the HTTP status (401, 403) and reason the message the caller got. */
+ * the HTTP status (401, 403, or 404 for another team's object) and reason
+ * the message the caller got; ctx->denial, when set, gives the team and,
+ * for an unusable token, its owner. */
 int audit_record_denied(const mops_ctx_t *ctx, const char *action, const char *target,
                         int status, const char *reason, mops_err_t *err);
 

@@ -61,9 +61,11 @@ struct auth_principal {
 };
 
 /* Resolve a bearer token to its user and memberships. MOPS_EUNAUTH with the
- * reason (unknown, expired, revoked, user disabled) otherwise. */
+ * reason (unknown, expired, revoked, user disabled) otherwise; when the
+ * token was recognised but is unusable, its owner goes into *denial (may
+ * be NULL) so the refusal is audited under their name. */
 int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
-                      auth_principal_t **out, mops_err_t *err);
+                      auth_principal_t **out, mops_denial_t *denial, mops_err_t *err);
 
 /* Roles the principal holds in team_id (0 when none). */
 unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id);

@@ -8,6 +8,7 @@
 
 #include "auth/auth.h"
 #include "core/mem.h"
+#include "core/text.h"
 
 static const char *const role_names[AUTH_ROLE_COUNT] = {
     "admin", "data-scientist", "ml-engineer", "risk-officer", "finops", "viewer",
@@ -20,12 +21,10 @@ int auth_role_parse(const char *name, unsigned *role, mops_err_t *err)
             *role = 1u << i;
             return 0;
         }
-    char shown[80];
-    snprintf(shown, sizeof shown, "%.60s", name);
     return mops_err_set(err, MOPS_EINVAL,
                         "unknown role \"%s\" (roles: admin, data-scientist, ml-engineer, "
                         "risk-officer, finops, viewer)",
-                        shown);
+                        mops_text_show(name));
 }
 
 const char *auth_role_name(unsigned role)
@@ -62,7 +61,7 @@ static const struct {
     [AUTH_TEAM_MANAGE] = {"team.manage", "add, change or remove a team's members", SCOPE_TEAM,
                           R_ADMIN},
     [AUTH_USER_CREATE] = {"user.create", "create a user", SCOPE_ADMIN, 0},
-    [AUTH_USER_READ] = {"user.read", "list users (to pick an owner or a member)",
+    [AUTH_USER_READ] = {"user.read", "see the users who share a team with you",
                         SCOPE_ANY_USER, 0},
     [AUTH_USER_MANAGE] = {"user.manage", "disable a user, grant global admin", SCOPE_ADMIN, 0},
     [AUTH_TOKEN_OWN] = {"token.own", "create, list and revoke one's own tokens", SCOPE_ANY_USER,
@@ -134,6 +133,7 @@ int auth_require(const mops_ctx_t *ctx, auth_perm_t perm, int64_t team_id, mops_
     const auth_principal_t *who = ctx->who;
     if (auth_can(who, perm, team_id))
         return 0;
+    mops_ctx_deny(ctx, team_id);
     char roles[160];
     roles_text(perm_table[perm].roles, roles, sizeof roles);
     switch (perm_table[perm].scope) {

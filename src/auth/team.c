@@ -26,12 +26,11 @@ static const mops_json_field_t member_fields[] = {
 static int team_lookup(const mops_ctx_t *ctx, const char *team, int64_t *id, mops_err_t *err)
 {
     int rc = store_query_int(ctx->db, id, err, "SELECT id FROM teams WHERE name = ?", "t", team);
-    if (rc == MOPS_ENOTFOUND || (rc == 0 && !auth_can(ctx->who, AUTH_TEAM_READ, *id))) {
-        char shown[100];
-        mops_text_escape(team, shown, sizeof shown);
-        return mops_err_set(err, MOPS_ENOTFOUND, "no team named \"%s\"", shown);
-    }
-    return rc;
+    if (rc == 0 && !auth_can(ctx->who, AUTH_TEAM_READ, *id))
+        mops_ctx_deny(ctx, *id); /* answered as absent, audited as refused */
+    else if (rc != MOPS_ENOTFOUND)
+        return rc;
+    return mops_err_set(err, MOPS_ENOTFOUND, "no team named \"%s\"", mops_text_show(team));
 }
 
 int auth_team_resolve(const mops_ctx_t *ctx, const char *team, int64_t *id, mops_err_t *err)
@@ -83,14 +82,14 @@ static int team_json(const mops_ctx_t *ctx, int64_t id, json_t **out, mops_err_t
 
 int auth_team_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mops_err_t *err)
 {
-    int rc = mops_json_check(spec, "request body", team_fields, err);
-    if (rc != 0)
+    int rc;
+    if ((rc = auth_require(ctx, AUTH_TEAM_CREATE, 0, err)) != 0 ||
+        (rc = mops_json_check(spec, "request body", team_fields, err)) != 0)
         return rc;
     const char *name = mops_json_str(spec, "name", "");
     const char *desc = mops_json_str(spec, "description", "");
     if ((rc = mops_name_check("team name", name, err)) != 0 ||
-        (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0 ||
-        (rc = auth_require(ctx, AUTH_TEAM_CREATE, 0, err)) != 0)
+        (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0)
         return rc;
     if ((rc = store_begin(ctx->db, err)) != 0)
         return rc;
@@ -150,8 +149,11 @@ int auth_team_get(const mops_ctx_t *ctx, const char *team, json_t **out, mops_er
 int auth_member_set(const mops_ctx_t *ctx, const char *team, const char *user,
                     const json_t *spec, json_t **out, mops_err_t *err)
 {
-    int rc = mops_json_check(spec, "request body", member_fields, err);
-    if (rc != 0)
+    int64_t team_id, user_id;
+    int rc;
+    if ((rc = team_lookup(ctx, team, &team_id, err)) != 0 ||
+        (rc = auth_require(ctx, AUTH_TEAM_MANAGE, team_id, err)) != 0 ||
+        (rc = mops_json_check(spec, "request body", member_fields, err)) != 0)
         return rc;
     json_t *roles = json_object_get(spec, "roles");
     unsigned mask = 0;
@@ -165,11 +167,8 @@ int auth_member_set(const mops_ctx_t *ctx, const char *team, const char *user,
     }
     if (!mask)
         return mops_err_set(err, MOPS_EINVAL,
-                            "roles is empty; to remove a member, use DELETE (mops team remove)");
-    int64_t team_id, user_id;
-    if ((rc = team_lookup(ctx, team, &team_id, err)) != 0 ||
-        (rc = auth_require(ctx, AUTH_TEAM_MANAGE, team_id, err)) != 0)
-        return rc;
+                            "roles is empty; to remove a member, use DELETE "
+                            "(mops team remove-member)");
     if ((rc = store_begin(ctx->db, err)) != 0)
         return rc;
     if ((rc = auth_user_resolve(ctx, user, &user_id, err)) != 0)
@@ -204,7 +203,7 @@ int auth_member_remove(const mops_ctx_t *ctx, const char *team, const char *user
     if ((rc = store_query_int(ctx->db, &user_id, err, "SELECT id FROM users WHERE name = ?", "t",
                               user)) != 0)
         return rc == MOPS_ENOTFOUND
-                   ? mops_err_set(err, MOPS_ENOTFOUND, "no user named \"%.64s\"", user)
+                   ? mops_err_set(err, MOPS_ENOTFOUND, "no user named \"%s\"", mops_text_show(user))
                    : rc;
     if ((rc = store_begin(ctx->db, err)) != 0)
         return rc;
@@ -213,7 +212,8 @@ int auth_member_remove(const mops_ctx_t *ctx, const char *team, const char *user
                     "DELETE FROM memberships WHERE team_id = ? AND user_id = ?", "ii", team_id,
                     user_id);
     if (rc == 0 && changes == 0)
-        rc = mops_err_set(err, MOPS_ENOTFOUND, "%.64s is not a member of team %.64s", user, team);
+        rc = mops_err_set(err, MOPS_ENOTFOUND, "%s is not a member of team %s",
+                          mops_text_show(user), mops_text_show(team));
     if (rc == 0) {
         char target[160];
         snprintf(target, sizeof target, "team/%s/member/%s", team, user);

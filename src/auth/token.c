@@ -98,7 +98,7 @@ static int load_memberships(store_conn_t *db, auth_principal_t *p, mops_arena_t 
 }
 
 int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
-                      auth_principal_t **out, mops_err_t *err)
+                      auth_principal_t **out, mops_denial_t *denial, mops_err_t *err)
 {
     size_t plen = strlen(AUTH_TOKEN_PREFIX);
     if (!token || !*token)
@@ -142,8 +142,14 @@ int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
     else
         rc = 0;
     store_finalize(s);
-    if (rc != 0)
+    if (rc != 0) {
+        if (denial) {
+            denial->set = 1;
+            denial->actor_id = p->user_id;
+            snprintf(denial->actor, sizeof denial->actor, "%s", p->user);
+        }
         return rc;
+    }
     if ((rc = load_memberships(db, p, arena, err)) != 0)
         return rc;
     if (now - last_used > LAST_USED_GRANULARITY_MS && !store_in_tx(db))
@@ -181,11 +187,12 @@ static int token_expiry(const json_t *spec, int64_t *expires_at, mops_err_t *err
     } else if (at) {
         if (mops_time_parse(at, expires_at) != 0)
             return mops_err_set(err, MOPS_EINVAL,
-                                "expires_at \"%.40s\" is not an RFC 3339 time such as "
+                                "expires_at \"%s\" is not an RFC 3339 time such as "
                                 "2027-01-31T00:00:00Z",
-                                at);
+                                mops_text_show(at));
         if (*expires_at <= now)
-            return mops_err_set(err, MOPS_EINVAL, "expires_at %.40s is in the past", at);
+            return mops_err_set(err, MOPS_EINVAL, "expires_at %s is in the past",
+                                mops_text_show(at));
     }
     return 0;
 }
@@ -304,7 +311,10 @@ int auth_token_revoke(const mops_ctx_t *ctx, int64_t id, mops_err_t *err)
     if (rc < 0)
         return auth_tx_end(ctx, rc, err);
     int self = ctx->who && owner == ctx->who->user_id;
-    /* Someone else's token is invisible unless one may manage others'. */
+    /* Someone else's token is invisible unless one may manage others', but
+     * the attempt is audited as the refusal it is. */
+    if (rc == STORE_ROW && !self && !auth_can(ctx->who, AUTH_TOKEN_OTHERS, 0))
+        mops_ctx_deny(ctx, 0);
     if (rc != STORE_ROW || (!self && !auth_can(ctx->who, AUTH_TOKEN_OTHERS, 0)))
         return auth_tx_end(ctx, mops_err_set(err, MOPS_ENOTFOUND, "no token with id %lld",
                                              (long long)id),

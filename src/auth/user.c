@@ -48,23 +48,44 @@ static int check_email(const char *email, mops_err_t *err)
         return rc;
     const char *at = strchr(email, '@');
     if (!at || at == email || !at[1] || strchr(at + 1, '@') || strpbrk(email, " \t\n"))
-        return mops_err_set(err, MOPS_EINVAL, "email \"%.80s\" is not an address like "
-                            "name@example.com", email);
+        return mops_err_set(err, MOPS_EINVAL, "email \"%s\" is not an address like "
+                            "name@example.com", mops_text_show(email));
     return 0;
+}
+
+/* Append the condition on users column `col` that keeps only the users the
+ * caller may see: themselves and whoever shares a team with them (everyone,
+ * for admins). User lists must not undo team isolation. */
+static void visible_users(const mops_ctx_t *ctx, const char *col, store_sql_t *q)
+{
+    if (!ctx->who || ctx->who->is_admin) {
+        store_sql_add(q, "(1=1)", NULL);
+        return;
+    }
+    char *cond = mops_arena_printf(ctx->arena,
+                                   "(%s = ? OR %s IN (SELECT m2.user_id FROM memberships m1 JOIN "
+                                   "memberships m2 ON m2.team_id = m1.team_id WHERE "
+                                   "m1.user_id = ?))",
+                                   col, col);
+    store_sql_add(q, cond, "ii", ctx->who->user_id, ctx->who->user_id);
 }
 
 static int user_json(const mops_ctx_t *ctx, const char *name, json_t **out, mops_err_t *err)
 {
     store_stmt_t *s;
-    int rc = store_query(ctx->db, &s, err,
-                         "SELECT id, name, display_name, email, is_admin, disabled_at, created_at "
-                         "FROM users WHERE name = ?",
-                         "t", name);
+    store_sql_t q;
+    store_sql_init(&q, "SELECT id, name, display_name, email, is_admin, disabled_at, created_at "
+                       "FROM users WHERE ");
+    store_sql_add(&q, "name = ? AND ", "t", name);
+    visible_users(ctx, "id", &q);
+    int rc = store_sql_query(ctx->db, &q, &s, err);
+    store_sql_release(&q);
     if (rc != 0)
         return rc;
     if ((rc = store_step(s, err)) != STORE_ROW) {
         store_finalize(s);
-        return rc < 0 ? rc : mops_err_set(err, MOPS_ENOTFOUND, "no user named \"%.64s\"", name);
+        return rc < 0 ? rc : mops_err_set(err, MOPS_ENOTFOUND, "no user named \"%s\"",
+                                                          mops_text_show(name));
     }
     int64_t id = store_col_int(s, 0);
     json_t *u = json_pack("{s:s, s:s, s:s, s:b, s:b, s:o, s:o}", "name", store_col_text(s, 1),
@@ -75,7 +96,6 @@ static int user_json(const mops_ctx_t *ctx, const char *name, json_t **out, mops
                           "created_at", auth_time_json(store_col_int(s, 6)));
     store_finalize(s);
     /* Memberships: only those in teams the caller may see. */
-    store_sql_t q;
     store_sql_init(&q, "SELECT t.name, m.role FROM memberships m JOIN teams t ON t.id = m.team_id "
                        "WHERE ");
     store_sql_add(&q, "m.user_id = ? AND ", "i", id);
@@ -109,8 +129,8 @@ static int user_json(const mops_ctx_t *ctx, const char *name, json_t **out, mops
 
 int auth_user_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mops_err_t *err)
 {
-    int rc = mops_json_check(spec, "request body", user_create_fields, err);
-    if (rc != 0)
+    int rc = auth_require(ctx, AUTH_USER_CREATE, 0, err);
+    if (rc != 0 || (rc = mops_json_check(spec, "request body", user_create_fields, err)) != 0)
         return rc;
     const char *name = mops_json_str(spec, "name", "");
     const char *display = mops_json_str(spec, "display_name", "");
@@ -118,7 +138,7 @@ int auth_user_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mo
     int admin = json_is_true(json_object_get(spec, "admin"));
     if ((rc = mops_name_check("user name", name, err)) != 0 ||
         (rc = mops_text_check("display_name", display, 200, err)) != 0 ||
-        (rc = check_email(email, err)) != 0 || (rc = auth_require(ctx, AUTH_USER_CREATE, 0, err)))
+        (rc = check_email(email, err)) != 0)
         return rc;
     int64_t id;
     if ((rc = store_begin(ctx->db, err)) != 0)
@@ -141,10 +161,14 @@ int auth_user_list(const mops_ctx_t *ctx, json_t **out, mops_err_t *err)
     if (rc != 0)
         return rc;
     store_stmt_t *s;
-    if ((rc = store_query(ctx->db, &s, err,
-                          "SELECT name, display_name, email, is_admin, disabled_at, created_at "
-                          "FROM users ORDER BY name",
-                          NULL)) != 0)
+    store_sql_t q;
+    store_sql_init(&q, "SELECT name, display_name, email, is_admin, disabled_at, created_at "
+                       "FROM users WHERE ");
+    visible_users(ctx, "id", &q);
+    store_sql_add(&q, " ORDER BY name", NULL);
+    rc = store_sql_query(ctx->db, &q, &s, err);
+    store_sql_release(&q);
+    if (rc != 0)
         return rc;
     json_t *items = json_array();
     while ((rc = store_step(s, err)) == STORE_ROW)
@@ -203,7 +227,7 @@ int auth_user_update(const mops_ctx_t *ctx, const char *user, const json_t *spec
                     (int64_t)(disabled ? json_is_true(disabled) : -1),
                     (int64_t)(disabled ? json_is_true(disabled) : -1), now, user);
     if (rc == 0 && changes == 0)
-        rc = mops_err_set(err, MOPS_ENOTFOUND, "no user named \"%.64s\"", user);
+        rc = mops_err_set(err, MOPS_ENOTFOUND, "no user named \"%s\"", mops_text_show(user));
     if (rc == 0) {
         char target[100];
         snprintf(target, sizeof target, "user/%s", user);
@@ -226,7 +250,7 @@ int auth_user_resolve(const mops_ctx_t *ctx, const char *user, int64_t *id, mops
         *id = store_col_int(s, 0);
         rc = 0;
     } else if (rc == STORE_ROW) {
-        rc = mops_err_set(err, MOPS_EINVAL, "user \"%.64s\" is disabled", user);
+        rc = mops_err_set(err, MOPS_EINVAL, "user \"%s\" is disabled", mops_text_show(user));
     } else if (rc == STORE_DONE) {
         char shown[100];
         mops_text_escape(user, shown, sizeof shown);

@@ -23,6 +23,15 @@ void mops_text_escape(const char *s, char *out, size_t out_size)
         out[out_size - 1] = '\0';
 }
 
+const char *mops_text_show(const char *s)
+{
+    static __thread char ring[8][100];
+    static __thread unsigned next;
+    char *b = ring[next++ & 7];
+    mops_text_escape(s ? s : "", b, sizeof ring[0]);
+    return b;
+}
+
 static int is_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');

@@ -33,6 +33,10 @@ int mops_utf8_valid(const char *s, size_t n);
  * characters and non-ASCII become \xNN, at most out_size-1 bytes. */
 void mops_text_escape(const char *s, char *out, size_t out_size);
 
+/* s escaped as by mops_text_escape and cut to 96 bytes, in a per-thread
+ * ring of 8 buffers: for putting user input into one message. */
+const char *mops_text_show(const char *s);
+
 /* Parse a non-negative decimal integer that fits int64; 0 or MOPS_EINVAL. */
 int mops_parse_i64(const char *s, long long *out);
 

@@ -57,8 +57,10 @@ struct http_req {
     int nparams;
     const char **query_names, **query_values;  /* decoded, in the arena */
     int nquery;
+    const char *allow;   /* for a 405: the methods the path takes */
     mops_arena_t *arena;
     mops_ctx_t ctx;
+    mops_denial_t denial; /* ctx.denial points here */
     char request_id[68];
     int64_t t0_us;
     mops_buf_t body;

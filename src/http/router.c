@@ -144,9 +144,11 @@ int http_route_find(http_req_t *req, mops_err_t *err)
     char shown[200];
     mops_text_escape(req->path, shown, sizeof shown);
     int rc;
-    if (path_known)
+    if (path_known) {
+        req->allow = mops_arena_strdup(req->arena, allow.data);
         rc = mops_err_set(err, MOPS_EMETHOD, "%s is not allowed on %s (allowed: %s)", req->method,
                           shown, allow.data);
+    }
     else
         rc = mops_err_set(err, MOPS_ENOTFOUND, "no such endpoint: %s %s", req->method, shown);
     mops_buf_release(&allow);

@@ -91,7 +91,8 @@ static store_conn_t *req_db(http_req_t *req, mops_err_t *err)
     return req->ctx.db;
 }
 
-/* Answer with err's code and message; audit refusals. */
+/* Answer with err's code and message. Refusals are audited: every 401 and
+ * 403, and the 404s the auth module marked as hiding another team's object. */
 static enum MHD_Result answer_error(http_req_t *req, const mops_err_t *e)
 {
     http_resp_t resp = {.fd = -1};
@@ -99,10 +100,15 @@ static enum MHD_Result answer_error(http_req_t *req, const mops_err_t *e)
     http_resp_json(&resp, status,
                    json_pack("{s:{s:s, s:s}}", "error", "code", mops_err_name(e->code), "message",
                              e->msg));
-    if (status == 401)
-        resp.headers[resp.nheaders][0] = "WWW-Authenticate",
+    if (status == 401) {
+        resp.headers[resp.nheaders][0] = "WWW-Authenticate";
         resp.headers[resp.nheaders++][1] = "Bearer realm=\"mops\"";
-    if (status == 401 || status == 403) {
+    }
+    if (status == 405 && req->allow) {
+        resp.headers[resp.nheaders][0] = "Allow";
+        resp.headers[resp.nheaders++][1] = req->allow;
+    }
+    if (status == 401 || status == 403 || (status == 404 && req->denial.set)) {
         mops_err_t aerr;
         const char *action = req->route ? req->route->action : "http.request";
         if (!req_db(req, &aerr) ||
@@ -145,12 +151,33 @@ static int content_type_is(const char *ct, const char *want)
 }
 
 /* Phase 1. Returns 0 to go on, or an error code with err filled. */
+/* Who is asking: the bearer token, for every route but the public one. */
+static int authenticate(http_req_t *req, mops_err_t *err)
+{
+    const char *authz = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    const char *token = NULL;
+    if (authz && !strncasecmp(authz, "Bearer ", 7))
+        token = authz + 7;
+    else if (authz)
+        return mops_err_set(err, MOPS_EUNAUTH, "the Authorization header must be 'Bearer <token>'");
+    if (!req_db(req, err))
+        return err->code;
+    auth_principal_t *who;
+    int rc = auth_authenticate(req->ctx.db, token, req->arena, &who, &req->denial, err);
+    if (rc == 0)
+        req->ctx.who = who;
+    return rc;
+}
+
 static int on_headers(http_req_t *req, mops_err_t *err)
 {
     int rc = http_route_find(req, err);
     if (rc != 0)
         return rc;
     const http_route_t *r = req->route;
+    /* Authenticate first: anonymous callers learn nothing, limits included. */
+    if (!r->public && (rc = authenticate(req, err)) != 0)
+        return rc;
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
     long long declared = 0;
@@ -176,22 +203,6 @@ static int on_headers(http_req_t *req, mops_err_t *err)
         return mops_err_set(err, MOPS_EMEDIA,
                             "Content-Type must be application/octet-stream, not %.60s",
                             ct ? ct : "missing");
-    if (!r->public) {
-        const char *authz =
-            MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
-        const char *token = NULL;
-        if (authz && !strncasecmp(authz, "Bearer ", 7))
-            token = authz + 7;
-        else if (authz)
-            return mops_err_set(err, MOPS_EUNAUTH,
-                                "the Authorization header must be 'Bearer <token>'");
-        if (!req_db(req, err))
-            return err->code;
-        auth_principal_t *who;
-        if ((rc = auth_authenticate(req->ctx.db, token, req->arena, &who, err)) != 0)
-            return rc;
-        req->ctx.who = who;
-    }
     if (r->body == HTTP_BODY_STREAM) {
         if (!req_db(req, err))
             return err->code;
@@ -280,6 +291,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->ctx.arena = req->arena;
         req->ctx.env = srv->cfg.env;
         req->ctx.request_id = req->request_id;
+        req->ctx.denial = &req->denial;
         atomic_fetch_add(&srv->active, 1);
         *con_cls = req;
         mops_err_t err;
@@ -391,7 +403,7 @@ int http_server_start(const http_config_t *cfg, http_server_t **out, mops_err_t 
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 4),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)120, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->daemon) {
         free(s);

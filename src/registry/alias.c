@@ -32,18 +32,18 @@ static int check_alias(const char *alias, mops_err_t *err)
 int registry_alias_set(const mops_ctx_t *ctx, const char *team, const char *model,
                        const char *alias, const json_t *spec, json_t **out, mops_err_t *err)
 {
-    int rc = mops_json_check(spec, "request body", alias_fields, err);
-    if (rc != 0 || (rc = check_alias(alias, err)) != 0)
+    reg_model_t m;
+    reg_version_t v;
+    int rc = reg_model_resolve(ctx, team, model, AUTH_ALIAS_WRITE, &m, err);
+    if (rc != 0 || (rc = mops_json_check(spec, "request body", alias_fields, err)) != 0 ||
+        (rc = check_alias(alias, err)) != 0)
         return rc;
     json_int_t number = json_integer_value(json_object_get(spec, "version"));
     if (number < 1)
         return mops_err_set(err, MOPS_EINVAL, "version must be a positive version number");
-    reg_model_t m;
-    reg_version_t v;
     char ref[32];
     snprintf(ref, sizeof ref, "%lld", (long long)number);
-    if ((rc = reg_model_resolve(ctx, team, model, AUTH_ALIAS_WRITE, &m, err)) != 0 ||
-        (rc = reg_version_resolve(ctx, &m, ref, &v, err)) != 0)
+    if ((rc = reg_version_resolve(ctx, &m, ref, &v, err)) != 0)
         return rc;
     if (v.archived)
         return mops_err_set(err, MOPS_EPRECOND, "version %lld of %s/%s is archived",

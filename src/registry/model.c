@@ -48,7 +48,8 @@ static int resolve_owner(const mops_ctx_t *ctx, const char *owner, int64_t team_
 {
     int rc = auth_user_resolve(ctx, owner, owner_id, err);
     if (rc == MOPS_ENOTFOUND)
-        return mops_err_set(err, MOPS_EINVAL, "owner \"%.64s\" is not a user", owner);
+        return mops_err_set(err, MOPS_EINVAL, "owner \"%s\" is not a user",
+                            mops_text_show(owner));
     if (rc != 0)
         return rc;
     int64_t n = 0;
@@ -60,8 +61,8 @@ static int resolve_owner(const mops_ctx_t *ctx, const char *owner, int64_t team_
         return rc;
     if (n == 0)
         return mops_err_set(err, MOPS_EINVAL,
-                            "owner %.64s is not a member of the model's team; add them first",
-                            owner);
+                            "owner %s is not a member of the model's team; add them first",
+                            mops_text_show(owner));
     return 0;
 }
 
@@ -130,12 +131,14 @@ int registry_model_create(const mops_ctx_t *ctx, const json_t *spec, json_t **ou
     const char *owner = mops_json_str(spec, "owner", ctx->who ? ctx->who->user : "");
     json_t *tags = json_object_get(spec, "tags");
     int64_t team_id, owner_id, id;
-    if ((rc = mops_name_check("model name", name, err)) != 0 ||
+    /* Who may comes before what is wrong: no one learns the rules of a team
+     * they cannot write to. */
+    if ((rc = auth_team_resolve(ctx, team, &team_id, err)) != 0 ||
+        (rc = auth_require(ctx, AUTH_MODEL_WRITE, team_id, err)) != 0 ||
+        (rc = mops_name_check("model name", name, err)) != 0 ||
         (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0 ||
         (rc = mops_text_check("purpose", purpose, MOPS_TEXT_MAX, err)) != 0 ||
-        (rc = check_risk_tier(tier, err)) != 0 || (rc = reg_tags_check(tags, err)) != 0 ||
-        (rc = auth_team_resolve(ctx, team, &team_id, err)) != 0 ||
-        (rc = auth_require(ctx, AUTH_MODEL_WRITE, team_id, err)) != 0)
+        (rc = check_risk_tier(tier, err)) != 0 || (rc = reg_tags_check(tags, err)) != 0)
         return rc;
     if ((rc = store_begin(ctx->db, err)) != 0)
         return rc;
@@ -236,8 +239,9 @@ int registry_model_list(const mops_ctx_t *ctx, const registry_model_filter_t *f,
 int registry_model_update(const mops_ctx_t *ctx, const char *team, const char *model,
                           const json_t *spec, json_t **out, mops_err_t *err)
 {
-    int rc = mops_json_check(spec, "request body", update_fields, err);
-    if (rc != 0)
+    reg_model_t m;
+    int rc = reg_model_resolve(ctx, team, model, AUTH_MODEL_WRITE, &m, err);
+    if (rc != 0 || (rc = mops_json_check(spec, "request body", update_fields, err)) != 0)
         return rc;
     const char *desc = mops_json_str(spec, "description", NULL);
     const char *purpose = mops_json_str(spec, "purpose", NULL);
@@ -247,9 +251,6 @@ int registry_model_update(const mops_ctx_t *ctx, const char *team, const char *m
     if ((desc && (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0) ||
         (purpose && (rc = mops_text_check("purpose", purpose, MOPS_TEXT_MAX, err)) != 0) ||
         (tier && (rc = check_risk_tier(tier, err)) != 0) || (rc = reg_tags_check(tags, err)) != 0)
-        return rc;
-    reg_model_t m;
-    if ((rc = reg_model_resolve(ctx, team, model, AUTH_MODEL_WRITE, &m, err)) != 0)
         return rc;
     if (m.archived)
         return mops_err_set(err, MOPS_EPRECOND, "model %s/%s is archived", team, model);

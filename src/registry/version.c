@@ -69,7 +69,8 @@ static int check_metrics(const json_t *metrics, mops_err_t *err)
         if (rc != 0)
             return rc;
         if (!json_is_number(v) || !isfinite(json_number_value(v)))
-            return mops_err_set(err, MOPS_EINVAL, "metric \"%.64s\" must be a finite number", k);
+            return mops_err_set(err, MOPS_EINVAL, "metric \"%s\" must be a finite number",
+                                mops_text_show(k));
     }
     return 0;
 }
@@ -84,9 +85,9 @@ static int check_environment(const json_t *env, mops_err_t *err)
             return rc;
         if (!json_is_string(v))
             return mops_err_set(err, MOPS_EINVAL,
-                                "environment value of \"%.64s\" must be a string (e.g. a package "
+                                "environment value of \"%s\" must be a string (e.g. a package "
                                 "version)",
-                                k);
+                                mops_text_show(k));
         if ((rc = mops_text_check("environment value", json_string_value(v), 1024, err)) != 0)
             return rc;
     }
@@ -211,11 +212,9 @@ static char *dump_or_empty(const json_t *v)
 int registry_version_create(const mops_ctx_t *ctx, const char *team, const char *model,
                             const json_t *spec, json_t **out, mops_err_t *err)
 {
-    int rc = check_spec(spec, err);
-    if (rc != 0)
-        return rc;
     reg_model_t m;
-    if ((rc = reg_model_resolve(ctx, team, model, AUTH_VERSION_WRITE, &m, err)) != 0)
+    int rc = reg_model_resolve(ctx, team, model, AUTH_VERSION_WRITE, &m, err);
+    if (rc != 0 || (rc = check_spec(spec, err)) != 0)
         return rc;
     if (m.archived)
         return mops_err_set(err, MOPS_EPRECOND,
@@ -333,17 +332,17 @@ int registry_version_list(const mops_ctx_t *ctx, const char *team, const char *m
 int registry_version_update(const mops_ctx_t *ctx, const char *team, const char *model,
                             const char *ref, const json_t *spec, json_t **out, mops_err_t *err)
 {
-    int rc = mops_json_check(spec, "request body", update_fields, err);
-    const char *desc = mops_json_str(spec, "description", NULL);
-    json_t *tags = json_object_get(spec, "tags");
-    if (rc != 0 ||
-        (desc && (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0) ||
-        (rc = reg_tags_check(tags, err)) != 0)
-        return rc;
     reg_model_t m;
     reg_version_t v;
+    int rc;
     if ((rc = reg_model_resolve(ctx, team, model, AUTH_VERSION_WRITE, &m, err)) != 0 ||
-        (rc = reg_version_resolve(ctx, &m, ref, &v, err)) != 0)
+        (rc = reg_version_resolve(ctx, &m, ref, &v, err)) != 0 ||
+        (rc = mops_json_check(spec, "request body", update_fields, err)) != 0)
+        return rc;
+    const char *desc = mops_json_str(spec, "description", NULL);
+    json_t *tags = json_object_get(spec, "tags");
+    if ((desc && (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0) ||
+        (rc = reg_tags_check(tags, err)) != 0)
         return rc;
     if (v.archived)
         return mops_err_set(err, MOPS_EPRECOND, "version %lld of %s/%s is archived",

@@ -51,6 +51,34 @@ class Audit(mopstest.TestCase):
         top = srv.ok("GET", "/api/v1/audit?limit=1&action=model.update")["items"][0]
         self.assertEqual(top["request_id"], hdrs["X-Request-Id"])
 
+    def test_refusals_are_audited_with_their_team(self):
+        srv = self.server()
+        self._populate(srv)  # team t, alice a data scientist in it, model t/m
+        srv.team("other")
+        risk = srv.user("rita", "t", ["risk-officer"])
+        viewer = srv.user("vera", "t", ["viewer"])
+        prober = srv.user("peter", "other", ["admin"])
+        # A member without the role: 403, an entry of team t.
+        st, out, h1 = srv.http("PATCH", "/api/v1/models/t/m", {"description": "x"}, token=viewer)
+        self.assertEqual(st, 403)
+        # An outsider probing team t's model: 404 like a missing one, but
+        # audited as the refusal it is, under team t.
+        st, out, h2 = srv.http("GET", "/api/v1/models/t/m", token=prober)
+        self.assertEqual(st, 404)
+        st, out, h3 = srv.http("GET", "/api/v1/models/nosuchteam/m", token=prober)
+        self.assertEqual(st, 404)
+        # t's risk officer sees both refusals in t's trail.
+        seen = {e["request_id"]: e for e in srv.ok("GET", "/api/v1/audit?team=t&limit=1000",
+                                                   token=risk)["items"]}
+        e1, e2 = seen[h1["X-Request-Id"]], seen[h2["X-Request-Id"]]
+        self.assertEqual((e1["outcome"], e1["actor"], e1["team"], e1["detail"]["status"]),
+                         ("denied", "vera", "t", 403))
+        self.assertEqual((e2["outcome"], e2["actor"], e2["team"], e2["detail"]["status"]),
+                         ("denied", "peter", "t", 404))
+        # A 404 for something that does not exist is not a refusal.
+        everything = srv.ok("GET", "/api/v1/audit?limit=1000")["items"]
+        self.assertNotIn(h3["X-Request-Id"], [e["request_id"] for e in everything])
+
     def test_tampered_row_is_named(self):
         srv = self.server()
         self._populate(srv)

@@ -138,7 +138,10 @@ EXPECT = {
         Case("user.create", lambda w, a: Req("POST", "/api/v1/users", {"name": w.fresh("u")}))],
     ("GET", "/api/v1/users"): [Case("user.read", lambda w, a: Req("GET", "/api/v1/users"))],
     ("GET", "/api/v1/users/:user"): [
-        Case("user.read", lambda w, a: Req("GET", "/api/v1/users/other"))],
+        # a user one can see: a teammate (or oneself); the invisibility of the
+        # others is checked in test_team_isolation
+        Case("user.read", lambda w, a: Req("GET", "/api/v1/users/" + (
+            "a-viewer" if "alpha" in a.teams else a.name)))],
     ("PATCH", "/api/v1/users/:user"): [
         # one's own name and email: anyone; anything else: user.manage
         Case(None, lambda w, a: Req("PATCH", "/api/v1/users/" + a.name,
@@ -269,19 +272,21 @@ class Permissions(mopstest.TestCase):
         srv.ok("PATCH", "/api/v1/users/quitter", {"disabled": True})
         while time.time() < soon + 0.05:
             time.sleep(0.05)
+        # (Authorization, what the message says, who the refusal is audited
+        # as: the owner of a token that was recognised but is unusable)
         variants = [
-            (None, "no API token"),
-            ("Bearer ", "no API token"),
-            ("Basic YWRtaW46YWRtaW4=", "must be 'Bearer <token>'"),
-            ("Bearer " + srv.admin[:-1], "malformed API token"),
-            ("Bearer " + srv.admin.upper(), "malformed API token"),
-            ("Bearer mops_" + "0" * 64, "unknown API token"),
-            ("Bearer " + revoked["token"], "was revoked"),
-            ("Bearer " + expiring, "expired at " + expires_at[:19]),
-            ("Bearer " + disabled, "user quitter is disabled"),
+            (None, "no API token", "anonymous"),
+            ("Bearer ", "no API token", "anonymous"),
+            ("Basic YWRtaW46YWRtaW4=", "must be 'Bearer <token>'", "anonymous"),
+            ("Bearer " + srv.admin[:-1], "malformed API token", "anonymous"),
+            ("Bearer " + srv.admin.upper(), "malformed API token", "anonymous"),
+            ("Bearer mops_" + "0" * 64, "unknown API token", "anonymous"),
+            ("Bearer " + revoked["token"], "was revoked", "a-viewer"),
+            ("Bearer " + expiring, "expired at " + expires_at[:19], "a-viewer"),
+            ("Bearer " + disabled, "user quitter is disabled", "quitter"),
         ]
         before = None
-        denied = {}  # request id -> (route, path, message)
+        denied = {}  # request id -> (route, path, message, audited actor)
         for r in mopstest.routes():
             if r["public"]:
                 continue
@@ -289,12 +294,12 @@ class Permissions(mopstest.TestCase):
                 req = case.build(w, w.actors[0])
                 if req.method != "GET":
                     before = srv.state()
-                for auth, says in variants:
+                for auth, says, actor in variants:
                     got = send(srv, req, auth=auth) if auth is not None else send(srv, req)
                     what = "%s %s with %r" % (req.method, req.path, auth)
                     msg = self.assertError(got, 401, "unauthenticated", says)
                     self.assertEqual(got[2].get("WWW-Authenticate"), 'Bearer realm="mops"', what)
-                    denied[got[2]["X-Request-Id"]] = (r, req.path.split("?")[0], msg)
+                    denied[got[2]["X-Request-Id"]] = (r, req.path.split("?")[0], msg, actor)
                 if req.method != "GET":
                     after = srv.state()
                     self.assertEqual(without_audit(after), without_audit(before), req.path)
@@ -302,11 +307,11 @@ class Permissions(mopstest.TestCase):
                                      before["audit_entries"] + len(variants), req.path)
         # each refusal is one "denied" entry of an intact chain
         entries = audit_by_request(srv)
-        for rid, (r, path, msg) in denied.items():
+        for rid, (r, path, msg, actor) in denied.items():
             self.assertEqual(len(entries.get(rid, [])), 1, (rid, path))
             e = entries[rid][0]
             self.assertEqual((e["outcome"], e["actor"], e["action"], e["target"]),
-                             ("denied", "anonymous", r["action"], path))
+                             ("denied", actor, r["action"], path))
             self.assertEqual(e["detail"], {"status": 401, "reason": msg})
         verify = srv.ok("GET", "/api/v1/audit/verify")
         self.assertTrue(verify["ok"], verify)
@@ -346,7 +351,10 @@ class Permissions(mopstest.TestCase):
                                                            msg)
                     if write:
                         after = srv.state()
-                        audited = 1 if got[0] == 403 else 0
+                        # every refusal is audited: 403s, and 404s that hide
+                        # another team's object or another user's token (a
+                        # 404 for what does not exist is not a refusal)
+                        audited = 1
                         self.assertEqual(without_audit(after), without_audit(before), what)
                         self.assertEqual(after["audit_entries"],
                                          before["audit_entries"] + audited, what)
@@ -402,10 +410,18 @@ class Permissions(mopstest.TestCase):
         loner = next(a for a in w.actors if a.name == "loner")
         self.assertEqual(srv.ok("GET", "/api/v1/models", token=loner.token)["items"], [])
         self.assertEqual(srv.ok("GET", "/api/v1/teams", token=loner.token)["items"], [])
-        # another user's memberships show only in teams one can see
-        self.assertEqual(srv.ok("GET", "/api/v1/users/a-admin", token=outsider.token)["teams"], {})
+        # users who share no team with one are invisible, like other teams'
+        # objects; one's own record and teammates' are there
+        self.assertError(srv.http("GET", "/api/v1/users/a-admin", token=outsider.token), 404,
+                         "not_found", 'no user named "a-admin"')
         self.assertEqual(srv.ok("GET", "/api/v1/users/outsider", token=outsider.token)["teams"],
                          {"beta": sorted(ROLES)})
+        seen = {u["name"] for u in srv.ok("GET", "/api/v1/users", token=outsider.token)["items"]}
+        self.assertIn("outsider", seen)
+        self.assertNotIn("a-admin", seen)
+        self.assertNotIn("admin", seen)
+        self.assertEqual(seen, {u["name"] for u in srv.ok("GET", "/api/v1/users")["items"]
+                                if u["name"] in seen})
         # global admins see everything
         self.assertEqual({m["team"] for m in srv.ok("GET", "/api/v1/models")["items"]},
                          {"alpha", "beta"})

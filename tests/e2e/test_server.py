@@ -86,6 +86,14 @@ class Config(mopstest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("another mops server is already running", p.stderr)
 
+    def test_port_in_use_is_refused(self):
+        srv = self.server()
+        port = srv.url.rsplit(":", 1)[1]
+        other = os.path.join(self.tmp, "other")
+        p = self.run_server("--data", other, "--listen", "127.0.0.1:" + port)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("cannot listen on 127.0.0.1:" + port, p.stderr)
+
     def test_admin_bootstrapped_once(self):
         srv = self.server()
         self.assertIn("created the administrator 'admin'", srv.stdout_text)

@@ -39,14 +39,14 @@ static void test_authenticate_refusals(void **state)
     assert_int_equal(bob.who->teams[0].roles, AUTH_ROLE_VIEWER);
     assert_string_equal(bob.who->teams[0].team, "t1");
 
-    assert_int_equal(auth_authenticate(f->db, NULL, f->arena, &who, &err), MOPS_EUNAUTH);
+    assert_int_equal(auth_authenticate(f->db, NULL, f->arena, &who, NULL, &err), MOPS_EUNAUTH);
     assert_non_null(strstr(err.msg, "no API token"));
-    assert_int_equal(auth_authenticate(f->db, "mops_xyz", f->arena, &who, &err), MOPS_EUNAUTH);
+    assert_int_equal(auth_authenticate(f->db, "mops_xyz", f->arena, &who, NULL, &err), MOPS_EUNAUTH);
     assert_non_null(strstr(err.msg, "malformed"));
     char fake[AUTH_TOKEN_LEN + 1] = "mops_";
     memset(fake + 5, 'a', 64);
     fake[AUTH_TOKEN_LEN] = 0;
-    assert_int_equal(auth_authenticate(f->db, fake, f->arena, &who, &err), MOPS_EUNAUTH);
+    assert_int_equal(auth_authenticate(f->db, fake, f->arena, &who, NULL, &err), MOPS_EUNAUTH);
     assert_non_null(strstr(err.msg, "unknown"));
 
     /* Revoked. */
@@ -57,9 +57,9 @@ static void test_authenticate_refusals(void **state)
     snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(out, "token")));
     int64_t id = json_integer_value(json_object_get(out, "id"));
     json_decref(out);
-    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, &err), 0);
+    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, NULL, &err), 0);
     TU_OK(auth_token_revoke(&bob, id, &tu_err_));
-    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, &err), MOPS_EUNAUTH);
+    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, NULL, &err), MOPS_EUNAUTH);
     assert_non_null(strstr(err.msg, "revoked"));
     TU_OK(auth_token_revoke(&bob, id, &tu_err_)); /* idempotent */
 
@@ -72,7 +72,7 @@ static void test_authenticate_refusals(void **state)
                                 "i", (int64_t)json_integer_value(json_object_get(out, "id"))),
                      0);
     json_decref(out);
-    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, &err), MOPS_EUNAUTH);
+    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, NULL, &err), MOPS_EUNAUTH);
     assert_non_null(strstr(err.msg, "expired at 1970-01-01"));
 
     /* Disabled user: every token refused. */
@@ -85,7 +85,7 @@ static void test_authenticate_refusals(void **state)
     TU_OK(auth_user_update(&f->sys, "bob", spec, &out, &tu_err_));
     json_decref(spec);
     json_decref(out);
-    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, &err), MOPS_EUNAUTH);
+    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, NULL, &err), MOPS_EUNAUTH);
     assert_non_null(strstr(err.msg, "disabled"));
 }
 
@@ -294,7 +294,7 @@ static void test_bootstrap(void **state)
     assert_int_equal(strncmp(text, tok, AUTH_TOKEN_LEN), 0);
     free(text);
     auth_principal_t *who;
-    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, &err), 0);
+    assert_int_equal(auth_authenticate(f->db, tok, f->arena, &who, NULL, &err), 0);
     assert_true(who->is_admin);
     /* Only once: a second start leaves everything alone. */
     TU_OK(auth_bootstrap(&f->sys, path, tok2, &created, &tu_err_));
@@ -316,8 +316,8 @@ static void test_docs_match_matrix(void **state)
         fail_msg("run from the repository root: %s", err.msg);
     char *table = auth_matrix_markdown();
     if (!strstr(doc, table))
-        fail_msg("docs/security.md does not contain the permission matrix from src/auth/perm.c;"
-                 " paste this table in:\n%s", table);
+        fail_msg("docs/security.md does not hold the permission matrix of src/auth/perm.c: "
+                 "run scripts/gen-security-matrix.sh");
     free(table);
     free(doc);
 }

@@ -216,7 +216,7 @@ static inline mops_ctx_t tu_as(tu_fixture_t *f, const char *user, const char *te
         fail_msg("token %s: %s", user, err.msg);
     auth_principal_t *who;
     if (auth_authenticate(f->db, json_string_value(json_object_get(out, "token")), f->arena, &who,
-                          &err) != 0)
+                          NULL, &err) != 0)
         fail_msg("authenticate %s: %s", user, err.msg);
     json_decref(spec);
     json_decref(out);
