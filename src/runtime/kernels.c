@@ -1,0 +1,171 @@
+/*
+ * kernels.c — tree walks, the inner loop of scoring.
+ *
+ * Speed comes from instruction-level parallelism, not from SIMD: a step of
+ * a walk is a load of the node, a load of the row value at the node's slot,
+ * one compare and an add, and each step depends on the one before, so a
+ * lone walk waits on memory latency at every level. Walking the eight trees
+ * of a group at once gives the CPU eight independent chains to overlap, and
+ * the steps are branch-free (no test for missing values, for leaves or for
+ * the direction), so nothing mispredicts. AVX2/AVX-512 gathers were
+ * measured slower than this on the target CPU (docs/performance.md).
+ *
+ * The perfect layout's walk is specialised per depth so that each lane's
+ * tree sits at a constant offset from the group's base and each lane's
+ * index stays in a register.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "runtime/model.h"
+
+#define NODE_BYTES ((uint32_t)sizeof(runtime__node_t))
+
+/* ------------------------------------------------------------ categorical */
+
+static inline int bit_in(const uint32_t *words, uint32_t nwords, uint32_t v)
+{
+    return v / 32 < nwords && ((words[v / 32] >> (v % 32)) & 1u);
+}
+
+/* Whether a categorical node sends the row right. */
+static int cat_goes_right(const runtime_model_t *m, const runtime__node_t *n, const double *xd)
+{
+    const runtime__cat_t *c = &m->cats[(uint32_t)n->thr];
+    double v = *(const double *)((const char *)xd + (n->slot & ~RUNTIME__SLOT_CAT));
+    if (isnan(v))
+        return !c->missing_left;
+    const uint32_t *w = m->cat_words;
+    if (c->rule == RUNTIME__CAT_XGBOOST) {
+        /* XGBoost: negative or >= 2^24 is an invalid category, which goes
+         * left, like any category not in the node's set; the set goes right.
+         * Categories are truncated to integers. */
+        if (v < 0.0 || v >= 16777216.0)
+            return 0;
+        return bit_in(w + c->set, c->set_words, (uint32_t)v);
+    }
+    /* scikit-learn's HistGradientBoosting: negative categories count as
+     * missing; the set goes left, other known categories right, unknown
+     * ones follow missing values. Categories are below 256 by construction. */
+    if (v < 0.0 || v >= 256.0)
+        return !c->missing_left;
+    uint32_t cat = (uint32_t)v;
+    if (bit_in(w + c->set, c->set_words, cat))
+        return 0;
+    if (c->known_words && bit_in(w + c->known, c->known_words, cat))
+        return 1;
+    if (!c->known_words)
+        return 1;
+    return !c->missing_left;
+}
+
+const runtime__node_t *runtime__walk(const runtime_model_t *m, const runtime__tree_t *t,
+                                     const double *xd)
+{
+    const char *base = (const char *)m->nodes;
+    uint32_t off = t->root;
+    for (;;) {
+        const runtime__node_t *n = (const runtime__node_t *)(base + off);
+        if (n->left == off)
+            return n;
+        if (n->slot & RUNTIME__SLOT_CAT) {
+            off = n->left + (cat_goes_right(m, n, xd) ? NODE_BYTES : 0);
+            continue;
+        }
+        double x = *(const double *)((const char *)xd + n->slot);
+        off = n->left + (x < n->thr ? 0 : NODE_BYTES);
+    }
+}
+
+/* --------------------------------------------------------------- explicit */
+
+#define ESTEP(o)                                                                    \
+    {                                                                               \
+        const runtime__node_t *n_ = (const runtime__node_t *)(base + (o));         \
+        double x_ = *(const double *)(xb + n_->slot);                               \
+        (o) = n_->left + (x_ < n_->thr ? 0 : NODE_BYTES);                           \
+    }
+
+void runtime__walk_explicit8(const runtime_model_t *m, const runtime__group_t *g,
+                             const double *xd, uint32_t leaf[RUNTIME__LANES])
+{
+    const char *base = (const char *)m->nodes;
+    const char *xb = (const char *)xd;
+    const runtime__tree_t *t = m->trees + g->first;
+    uint32_t r[RUNTIME__LANES];
+    for (int k = 0; k < RUNTIME__LANES; k++)
+        r[k] = t[k < g->n ? k : 0].root;
+    uint32_t o0 = r[0], o1 = r[1], o2 = r[2], o3 = r[3], o4 = r[4], o5 = r[5], o6 = r[6],
+             o7 = r[7];
+    for (unsigned d = 0; d < g->depth; d++) {
+        ESTEP(o0) ESTEP(o1) ESTEP(o2) ESTEP(o3) ESTEP(o4) ESTEP(o5) ESTEP(o6) ESTEP(o7)
+    }
+    leaf[0] = o0;
+    leaf[1] = o1;
+    leaf[2] = o2;
+    leaf[3] = o3;
+    leaf[4] = o4;
+    leaf[5] = o5;
+    leaf[6] = o6;
+    leaf[7] = o7;
+}
+
+/* ---------------------------------------------------------------- perfect */
+
+/* Lane k's tree starts k * S nodes into the group; its node i has children
+ * 2i+1 (x < thr) and 2i+2. After D steps i - S is the leaf's position. */
+#define PSTEP(i, k)                                                                 \
+    {                                                                               \
+        const runtime__pnode_t *n_ = pn + (k) * S + (i);                           \
+        float x_ = *(const float *)(xb + n_->slot);                                 \
+        (i) = 2 * (i) + 2 - (size_t)(x_ < n_->thr);                                 \
+    }
+
+#define PERFECT(D)                                                                  \
+    static void perfect_##D(const runtime__pnode_t *pn, const char *xb, uint32_t *leaf) \
+    {                                                                               \
+        enum { S = (1 << (D)) - 1 };                                                \
+        size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;      \
+        for (int d = 0; d < (D); d++) {                                             \
+            PSTEP(i0, 0) PSTEP(i1, 1) PSTEP(i2, 2) PSTEP(i3, 3)                     \
+            PSTEP(i4, 4) PSTEP(i5, 5) PSTEP(i6, 6) PSTEP(i7, 7)                     \
+        }                                                                           \
+        leaf[0] = (uint32_t)(i0 - S);                                               \
+        leaf[1] = (uint32_t)(i1 - S);                                               \
+        leaf[2] = (uint32_t)(i2 - S);                                               \
+        leaf[3] = (uint32_t)(i3 - S);                                               \
+        leaf[4] = (uint32_t)(i4 - S);                                               \
+        leaf[5] = (uint32_t)(i5 - S);                                               \
+        leaf[6] = (uint32_t)(i6 - S);                                               \
+        leaf[7] = (uint32_t)(i7 - S);                                               \
+    }
+
+PERFECT(1)
+PERFECT(2)
+PERFECT(3)
+PERFECT(4)
+PERFECT(5)
+PERFECT(6)
+PERFECT(7)
+PERFECT(8)
+PERFECT(9)
+PERFECT(10)
+PERFECT(11)
+PERFECT(12)
+
+typedef void (*perfect_fn)(const runtime__pnode_t *, const char *, uint32_t *);
+
+static const perfect_fn perfect_by_depth[RUNTIME__PERFECT_MAX_DEPTH + 1] = {
+    NULL,       perfect_1,  perfect_2, perfect_3, perfect_4,  perfect_5,  perfect_6,
+    perfect_7,  perfect_8,  perfect_9, perfect_10, perfect_11, perfect_12,
+};
+
+void runtime__walk_perfect8(const runtime_model_t *m, const runtime__group_t *g,
+                            const float *xf, uint32_t leaf[RUNTIME__LANES])
+{
+    if (g->depth == 0) {
+        memset(leaf, 0, RUNTIME__LANES * sizeof *leaf);
+        return;
+    }
+    perfect_by_depth[g->depth](m->pnodes + g->pnodes, (const char *)xf, leaf);
+}
