@@ -13,8 +13,10 @@ typedef struct cli_cmd {
 
 /* One line per subcommand, in the order `mops --help` lists them. */
 #define CLI_COMMANDS                                                               \
-    {"server", "run the mops server", cmd_server},
+    {"server", "run the mops server", cmd_server},                                 \
+    {"predict", "score a CSV file with a model file, locally", cmd_predict},
 
 int cmd_server(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

@@ -484,7 +484,8 @@ typedef struct objective_rule {
 
 static const objective_rule_t objectives[] = {
     {"binary:logistic", 2, RUNTIME__T_SIGMOID_F32, RUNTIME__L_PROB_GT_HALF, 'l'},
-    {"binary:logitraw", 2, RUNTIME__T_IDENTITY, RUNTIME__L_MARGIN_GT_0, 'l'},
+    /* XGBoost >= 1.7 takes logitraw's base_score as a margin as it is. */
+    {"binary:logitraw", 2, RUNTIME__T_IDENTITY, RUNTIME__L_MARGIN_GT_0, 'i'},
     {"reg:logistic", 0, RUNTIME__T_SIGMOID_F32, RUNTIME__L_VALUE, 'l'},
     {"reg:squarederror", 0, RUNTIME__T_IDENTITY, RUNTIME__L_VALUE, 'i'},
     {"reg:linear", 0, RUNTIME__T_IDENTITY, RUNTIME__L_VALUE, 'i'},
@@ -506,9 +507,10 @@ static int base_to_margin(char rule, double base, float *out, mops_err_t *err)
     float b = (float)base;
     switch (rule) {
     case 'l':
-        if (!(b > 0.0f && b < 1.0f))
+        /* Newer XGBoost accepts 0 and 1 for a constant label (margin -inf/inf). */
+        if (!(b >= 0.0f && b <= 1.0f))
             return mops_err_set(err, MOPS_EINVAL,
-                                "base_score %g must be in (0,1) for a logistic objective", base);
+                                "base_score %g must be in [0,1] for a logistic objective", base);
         *out = -logf(1.0f / b - 1.0f);
         return 0;
     case 'g':
