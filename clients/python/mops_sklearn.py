@@ -71,6 +71,21 @@ def _floats(a):
     return out
 
 
+def _thresholds(a):
+    """Split thresholds; +infinity (a split that sends every number left)
+    is written as null, as JSON has no infinity."""
+    out = []
+    for x in np.asarray(a, dtype=np.float64).ravel():
+        x = float(x)
+        if x == float("inf"):
+            out.append(None)
+        elif x != x or x == float("-inf"):
+            raise ExportError("the model holds a NaN or -infinite threshold")
+        else:
+            out.append(x)
+    return out
+
+
 def _feature_names(est, feature_names):
     if feature_names is not None:
         names = [str(n) for n in feature_names]
@@ -129,7 +144,7 @@ def _cart_tree(tree, value_mode, n_classes=None, scale=None):
     v = np.asarray(tree.value, dtype=np.float64)
     out = {
         "feature": [int(f) for f in feature],
-        "threshold": _floats(threshold),
+        "threshold": _thresholds(threshold),
         "left": [int(i) for i in left],
         "right": [int(i) for i in right],
         "missing_left": _missing_left(tree, left, right),
@@ -277,8 +292,8 @@ def _hist_gradient_boosting(est, name, feature_names):
             t = {
                 "output": k,
                 "feature": [-1 if leaf[i] else int(f) for i, f in enumerate(nodes["feature_idx"])],
-                "threshold": _floats(np.where(leaf | (nodes["is_categorical"] != 0), 0.0,
-                                              nodes["num_threshold"])),
+                "threshold": _thresholds(np.where(leaf | (nodes["is_categorical"] != 0), 0.0,
+                                                  nodes["num_threshold"])),
                 "left": [-1 if leaf[i] else int(v) for i, v in enumerate(nodes["left"])],
                 "right": [-1 if leaf[i] else int(v) for i, v in enumerate(nodes["right"])],
                 "missing_left": [int(v) for v in nodes["missing_go_to_left"]],

@@ -177,6 +177,31 @@ static int read_value(sk_load_t *x, runtime__json_t *j, int *wide, size_t *count
     return rc;
 }
 
+/* Thresholds: numbers, or null for +infinity (HistGradientBoosting's split
+ * that sends every number left and only missing values by their rule). */
+static int read_thresholds(sk_load_t *x, runtime__json_t *j)
+{
+    int rc;
+    x->n_thr = 0;
+    if (runtime__json_array_begin(j) < 0)
+        return MOPS_EINVAL;
+    while ((rc = runtime__json_next_item(j)) > 0) {
+        if (x->n_thr == x->c_thr) {
+            x->c_thr = x->c_thr ? x->c_thr * 2 : 64;
+            x->thr = mops_xrealloc(x->thr, x->c_thr * sizeof *x->thr);
+        }
+        rc = runtime__json_null(j);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            x->thr[x->n_thr] = INFINITY;
+        else if (runtime__json_number(j, &x->thr[x->n_thr]) < 0)
+            return MOPS_EINVAL;
+        x->n_thr++;
+    }
+    return rc;
+}
+
 static int read_categorical(sk_load_t *x, runtime__json_t *j, size_t tree_no, size_t n_nodes)
 {
     int rc;
@@ -233,7 +258,7 @@ static int read_tree(sk_load_t *x, runtime__json_t *j, size_t tree_no)
             rc = runtime__json_integers(j, &x->feature, &x->n_feature, &x->c_feature, MAXN, "feature");
             seen[0] = 1;
         } else if (runtime__json_key_is(k, kl, "threshold")) {
-            rc = runtime__json_numbers(j, &x->thr, &x->n_thr, &x->c_thr, MAXN, "threshold");
+            rc = read_thresholds(x, j);
             seen[1] = 1;
         } else if (runtime__json_key_is(k, kl, "left")) {
             rc = runtime__json_integers(j, &x->left, &x->n_left, &x->c_left, MAXN, "left");

@@ -337,7 +337,10 @@ static int check_node(runtime__builder_t *b, size_t tree_no, size_t i, int wide,
         return mops_err_set(err, MOPS_EINVAL,
                             "tree %zu, node %zu: feature index %lld is out of range (the model has %zu features)",
                             tree_no, i, (long long)s->feature, m->n_features);
-    if (!s->is_cat && !isfinite(s->threshold))
+    /* x <= +inf is a split scikit-learn makes (numbers left, missing values
+     * by their rule); every other infinite or NaN threshold is an error. */
+    if (!s->is_cat && !isfinite(s->threshold) &&
+        !(b->split == RUNTIME__SPLIT_LE && s->threshold == INFINITY))
         return mops_err_set(err, MOPS_EINVAL, "tree %zu, node %zu: threshold is %s", tree_no, i,
                             isnan(s->threshold) ? "NaN" : "infinite");
     return 0;
