@@ -589,7 +589,9 @@ int runtime__builder_finish(runtime__builder_t *b, mops_err_t *err)
             size_t pbytes = (size_t)RUNTIME__LANES * ((((size_t)1 << depth) - 1) *
                                                           sizeof(runtime__pnode_t) +
                                                       ((size_t)1 << depth) * sizeof(uint32_t));
-            if (pbytes <= 2 * explicit_bytes + 16384) {
+            /* Only where padding costs no more memory than the explicit
+             * nodes already take: sparse deep trees stay explicit. */
+            if (pbytes <= explicit_bytes) {
                 g->kind = RUNTIME__G_PERFECT;
                 g->pnodes = n_pnodes;
                 g->pleaf = n_pleaf;
