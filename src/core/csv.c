@@ -41,7 +41,7 @@ struct mops_csv {
     size_t *rstart, *rline;
     size_t nr, cap_r, rpos;
     size_t cur_fields;  /* fields of the record being parsed */
-    int too_many;
+    int too_many, too_long;
     const char **view;  /* pointers handed to the caller */
     size_t cap_view;
 };
@@ -51,6 +51,10 @@ static void on_field(void *data, size_t len, void *ctx)
     mops_csv_t *c = ctx;
     if (c->cur_fields >= MOPS_CSV_FIELDS_MAX) {
         c->too_many = 1;
+        return;
+    }
+    if (len > MOPS_CSV_FIELD_MAX) {
+        c->too_long = 1;
         return;
     }
     if (c->fbuf_len + len + 1 > c->fbuf_cap) {
@@ -177,16 +181,16 @@ static int feed(mops_csv_t *c, mops_err_t *err)
     c->bytes += n;
     if (done != n)
         return parse_error(c, c->line + 1, err);
-    if (nl)
-        c->line++;
     if (c->too_many)
         goto too_many;
-    if (c->p.entry_pos > MOPS_CSV_FIELD_MAX)
+    if (c->p.entry_pos > MOPS_CSV_FIELD_MAX || c->too_long)
         return mops_err_set(err, MOPS_ETOOBIG, "%s, line %zu: a field is longer than %zu bytes",
                             c->name, c->line + 1, MOPS_CSV_FIELD_MAX);
     if (c->fbuf_len > MOPS_CSV_FIELD_MAX * 4 && c->nr == 0)
         return mops_err_set(err, MOPS_ETOOBIG, "%s, line %zu: a record is longer than %zu bytes",
                             c->name, c->line + 1, MOPS_CSV_FIELD_MAX * 4);
+    if (nl)
+        c->line++;
     return 1;
 too_many:
     return mops_err_set(err, MOPS_ETOOBIG, "%s, line %zu: a record has more than %zu fields",

@@ -97,7 +97,7 @@ static int read_int_string(runtime__json_t *j, const char *what, int64_t lo, int
     if (read_num_string(j, what, &v) < 0)
         return MOPS_EINVAL;
     if (!(v >= (double)lo && v <= (double)hi) || v != floor(v))
-        return runtime__json_fail(j, "%s %g is out of range (%lld..%lld)", what, v, (long long)lo,
+        return runtime__json_fail(j, "%s %.17g is out of range (%lld..%lld)", what, v, (long long)lo,
                                   (long long)hi);
     *out = (int64_t)v;
     return 0;
