@@ -3,13 +3,14 @@
  * (libxgboost, XGBoosterPredictFromDense) on the same model and rows, in one
  * run, so the result is a ratio that does not depend on the machine's mood.
  *
- *   bench_runtime MODEL.json ROWS.f32 NROWS NCOLS [REPEATS]
+ *   bench_runtime MODEL.json ROWS.f32 NROWS NCOLS [REPEATS [BIG.json]]
  *
  * Measures, for both: load time and memory (mops), rows/s on one thread,
  * rows/s on two threads, and single-row latency (median and p99 over many
  * calls). Runs alternate (xgboost, mops, xgboost, ...) and the best of
  * REPEATS (default 5) is kept, which cancels most interference from other
- * processes. Also checks that both give the same outputs.
+ * processes. Also checks that both give the same outputs. With BIG.json,
+ * also times loading that (large) model in both and reports mops' memory.
  *
  * Built and run by bench/run.sh.
  */
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <xgboost/c_api.h>
@@ -155,7 +157,8 @@ int main(int argc, char **argv)
         }
     }
 
-    /* ---- latency: one row per call */
+    /* ---- latency: one row per call, each library on its own (as a
+     * server scoring one request after another), over different rows. */
     XGB_OK(XGBoosterSetParam(x.h, "nthread", "1"));
     enum { CALLS = 5000 };
     double *lat_x = malloc(CALLS * sizeof *lat_x), *lat_m = malloc(CALLS * sizeof *lat_m);
@@ -164,6 +167,9 @@ int main(int argc, char **argv)
         t0 = now();
         xgb_predict(&x, row, 1, ncols);
         lat_x[i] = now() - t0;
+    }
+    for (int i = 0; i < CALLS; i++) {
+        const float *row = rows + (size_t)(i % (int)nrows) * ncols;
         t0 = now();
         runtime_predict_f32(m, &opts, row, 1, ncols, out, scratch, &err);
         lat_m[i] = now() - t0;
@@ -182,6 +188,42 @@ int main(int argc, char **argv)
            lat_m[CALLS * 99 / 100] * 1e6, lat_x[CALLS * 99 / 100] / lat_m[CALLS * 99 / 100]);
     printf("%-34s %14.3f %14.3f\n", "load time (s)", xgb_load, mops_load);
     printf("%-34s %14s %14zu\n", "loaded model (bytes)", "-", info.memory_bytes);
+
+    if (argc > 6) {
+        const char *big = argv[6];
+        struct stat st;
+        if (stat(big, &st) != 0) {
+            fprintf(stderr, "cannot stat %s\n", big);
+            return 1;
+        }
+        double best_m = 1e30, best_x = 1e30;
+        size_t mem = 0;
+        for (int r = 0; r < 3; r++) {
+            runtime_model_t *bm;
+            t0 = now();
+            if (runtime_model_load_file(big, NULL, &bm, &err) < 0) {
+                fprintf(stderr, "mops: %s\n", err.msg);
+                return 1;
+            }
+            double dt = now() - t0;
+            if (dt < best_m)
+                best_m = dt;
+            runtime_model_info_t bi;
+            runtime_model_info(bm, &bi);
+            mem = bi.memory_bytes;
+            runtime_model_unref(bm);
+            BoosterHandle bh;
+            t0 = now();
+            XGB_OK(XGBoosterCreate(NULL, 0, &bh));
+            XGB_OK(XGBoosterLoadModel(bh, big));
+            dt = now() - t0;
+            if (dt < best_x)
+                best_x = dt;
+            XGBoosterFree(bh);
+        }
+        printf("%-34s %14.3f %14.3f %7.2fx\n", "load big model (s)", best_x, best_m, best_x / best_m);
+        printf("%-34s %14lld %14zu\n", "big model file / loaded (bytes)", (long long)st.st_size, mem);
+    }
 
     runtime_scratch_free(scratch);
     runtime_model_unref(m);

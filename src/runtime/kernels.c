@@ -23,9 +23,10 @@
 
 /* ------------------------------------------------------------ categorical */
 
-static inline int bit_in(const uint32_t *words, uint32_t nwords, uint32_t v)
+/* Whether bit v is set in the nwords-word set at words[off]. */
+static inline int bit_in(const uint32_t *words, uint32_t off, uint32_t nwords, uint32_t v)
 {
-    return v / 32 < nwords && ((words[v / 32] >> (v % 32)) & 1u);
+    return v / 32 < nwords && ((words[off + v / 32] >> (v % 32)) & 1u);
 }
 
 /* Whether a categorical node sends the row right. */
@@ -42,7 +43,7 @@ static int cat_goes_right(const runtime_model_t *m, const runtime__node_t *n, co
          * Categories are truncated to integers. */
         if (v < 0.0 || v >= 16777216.0)
             return 0;
-        return bit_in(w + c->set, c->set_words, (uint32_t)v);
+        return bit_in(w, c->set, c->set_words, (uint32_t)v);
     }
     /* scikit-learn's HistGradientBoosting: negative categories count as
      * missing; the set goes left, other known categories right, unknown
@@ -50,9 +51,9 @@ static int cat_goes_right(const runtime_model_t *m, const runtime__node_t *n, co
     if (v < 0.0 || v >= 256.0)
         return !c->missing_left;
     uint32_t cat = (uint32_t)v;
-    if (bit_in(w + c->set, c->set_words, cat))
+    if (bit_in(w, c->set, c->set_words, cat))
         return 0;
-    if (c->known_words && bit_in(w + c->known, c->known_words, cat))
+    if (c->known_words && bit_in(w, c->known, c->known_words, cat))
         return 1;
     if (!c->known_words)
         return 1;
@@ -86,28 +87,31 @@ const runtime__node_t *runtime__walk(const runtime_model_t *m, const runtime__tr
         (o) = n_->left + (x_ < n_->thr ? 0 : NODE_BYTES);                           \
     }
 
-void runtime__walk_explicit8(const runtime_model_t *m, const runtime__group_t *g,
-                             const double *xd, uint32_t leaf[RUNTIME__LANES])
+void runtime__walk_explicit_block(const runtime_model_t *m, const runtime__group_t *g,
+                                  const double *xd, size_t stride, size_t nb, uint32_t *leaf)
 {
     const char *base = (const char *)m->nodes;
-    const char *xb = (const char *)xd;
     const runtime__tree_t *t = m->trees + g->first;
     uint32_t r[RUNTIME__LANES];
     for (int k = 0; k < RUNTIME__LANES; k++)
         r[k] = t[k < g->n ? k : 0].root;
-    uint32_t o0 = r[0], o1 = r[1], o2 = r[2], o3 = r[3], o4 = r[4], o5 = r[5], o6 = r[6],
-             o7 = r[7];
-    for (unsigned d = 0; d < g->depth; d++) {
-        ESTEP(o0) ESTEP(o1) ESTEP(o2) ESTEP(o3) ESTEP(o4) ESTEP(o5) ESTEP(o6) ESTEP(o7)
+    const unsigned depth = g->depth;
+    for (size_t i = 0; i < nb; i++, leaf += RUNTIME__LANES) {
+        const char *xb = (const char *)(xd + i * stride);
+        uint32_t o0 = r[0], o1 = r[1], o2 = r[2], o3 = r[3], o4 = r[4], o5 = r[5], o6 = r[6],
+                 o7 = r[7];
+        for (unsigned d = 0; d < depth; d++) {
+            ESTEP(o0) ESTEP(o1) ESTEP(o2) ESTEP(o3) ESTEP(o4) ESTEP(o5) ESTEP(o6) ESTEP(o7)
+        }
+        leaf[0] = o0;
+        leaf[1] = o1;
+        leaf[2] = o2;
+        leaf[3] = o3;
+        leaf[4] = o4;
+        leaf[5] = o5;
+        leaf[6] = o6;
+        leaf[7] = o7;
     }
-    leaf[0] = o0;
-    leaf[1] = o1;
-    leaf[2] = o2;
-    leaf[3] = o3;
-    leaf[4] = o4;
-    leaf[5] = o5;
-    leaf[6] = o6;
-    leaf[7] = o7;
 }
 
 /* ---------------------------------------------------------------- perfect */
@@ -122,22 +126,26 @@ void runtime__walk_explicit8(const runtime_model_t *m, const runtime__group_t *g
     }
 
 #define PERFECT(D)                                                                  \
-    static void perfect_##D(const runtime__pnode_t *pn, const char *xb, uint32_t *leaf) \
+    static void perfect_##D(const runtime__pnode_t *pn, const float *xf, size_t stride, \
+                            size_t nb, uint32_t *leaf)                              \
     {                                                                               \
         enum { S = (1 << (D)) - 1 };                                                \
-        size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;      \
-        for (int d = 0; d < (D); d++) {                                             \
-            PSTEP(i0, 0) PSTEP(i1, 1) PSTEP(i2, 2) PSTEP(i3, 3)                     \
-            PSTEP(i4, 4) PSTEP(i5, 5) PSTEP(i6, 6) PSTEP(i7, 7)                     \
+        for (size_t r = 0; r < nb; r++, leaf += RUNTIME__LANES) {                   \
+            const char *xb = (const char *)(xf + r * stride);                       \
+            size_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;  \
+            for (int d = 0; d < (D); d++) {                                         \
+                PSTEP(i0, 0) PSTEP(i1, 1) PSTEP(i2, 2) PSTEP(i3, 3)                 \
+                PSTEP(i4, 4) PSTEP(i5, 5) PSTEP(i6, 6) PSTEP(i7, 7)                 \
+            }                                                                       \
+            leaf[0] = (uint32_t)(i0 - S);                                           \
+            leaf[1] = (uint32_t)(i1 - S);                                           \
+            leaf[2] = (uint32_t)(i2 - S);                                           \
+            leaf[3] = (uint32_t)(i3 - S);                                           \
+            leaf[4] = (uint32_t)(i4 - S);                                           \
+            leaf[5] = (uint32_t)(i5 - S);                                           \
+            leaf[6] = (uint32_t)(i6 - S);                                           \
+            leaf[7] = (uint32_t)(i7 - S);                                           \
         }                                                                           \
-        leaf[0] = (uint32_t)(i0 - S);                                               \
-        leaf[1] = (uint32_t)(i1 - S);                                               \
-        leaf[2] = (uint32_t)(i2 - S);                                               \
-        leaf[3] = (uint32_t)(i3 - S);                                               \
-        leaf[4] = (uint32_t)(i4 - S);                                               \
-        leaf[5] = (uint32_t)(i5 - S);                                               \
-        leaf[6] = (uint32_t)(i6 - S);                                               \
-        leaf[7] = (uint32_t)(i7 - S);                                               \
     }
 
 PERFECT(1)
@@ -153,19 +161,19 @@ PERFECT(10)
 PERFECT(11)
 PERFECT(12)
 
-typedef void (*perfect_fn)(const runtime__pnode_t *, const char *, uint32_t *);
+typedef void (*perfect_fn)(const runtime__pnode_t *, const float *, size_t, size_t, uint32_t *);
 
 static const perfect_fn perfect_by_depth[RUNTIME__PERFECT_MAX_DEPTH + 1] = {
     NULL,       perfect_1,  perfect_2, perfect_3, perfect_4,  perfect_5,  perfect_6,
     perfect_7,  perfect_8,  perfect_9, perfect_10, perfect_11, perfect_12,
 };
 
-void runtime__walk_perfect8(const runtime_model_t *m, const runtime__group_t *g,
-                            const float *xf, uint32_t leaf[RUNTIME__LANES])
+void runtime__walk_perfect_block(const runtime_model_t *m, const runtime__group_t *g,
+                                 const float *xf, size_t stride, size_t nb, uint32_t *leaf)
 {
     if (g->depth == 0) {
-        memset(leaf, 0, RUNTIME__LANES * sizeof *leaf);
+        memset(leaf, 0, nb * RUNTIME__LANES * sizeof *leaf);
         return;
     }
-    perfect_by_depth[g->depth](m->pnodes + g->pnodes, (const char *)xf, leaf);
+    perfect_by_depth[g->depth](m->pnodes + g->pnodes, xf, stride, nb, leaf);
 }

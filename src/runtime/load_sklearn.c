@@ -88,6 +88,10 @@ static int read_strings(sk_load_t *x, runtime__json_t *j, char ***out, size_t *n
 {
     int rc;
     size_t cap = 0;
+    /* A repeated key replaces the earlier list. */
+    free(*out);
+    *out = NULL;
+    *n = 0;
     if (runtime__json_array_begin(j) < 0)
         return MOPS_EINVAL;
     while ((rc = runtime__json_next_item(j)) > 0) {
@@ -453,6 +457,7 @@ static int read_linear(sk_load_t *x, runtime__json_t *j)
         return MOPS_EINVAL;
     while ((rc = runtime__json_next_key(j, &k, &kl)) > 0) {
         if (runtime__json_key_is(k, kl, "coef")) {
+            free(m->coef);
             m->coef = mops_xcalloc(K * F, sizeof(double));
             size_t row = 0;
             if (runtime__json_array_begin(j) < 0)

@@ -203,6 +203,10 @@ static int parse_feature_names(xgb_load_t *x, runtime__json_t *j)
     if (runtime__json_array_begin(j) < 0)
         return MOPS_EINVAL;
     size_t cap = 0;
+    /* A repeated key replaces the earlier list. */
+    free(x->names);
+    x->names = NULL;
+    x->n_names = 0;
     while ((rc = runtime__json_next_item(j)) > 0) {
         const char *s;
         size_t n;
@@ -368,7 +372,7 @@ static int parse_tree(xgb_load_t *x, runtime__json_t *j, size_t tree_no)
             return mops_err_set(x->err, MOPS_EINVAL,
                                 "tree %zu, node %lld: lists categories but is not a categorical split",
                                 tree_no, (long long)node);
-        s->cat_set = runtime__builder_cat_push(b, a->cats + seg, (size_t)size);
+        s->cat_set = runtime__builder_cat_push(b, size ? a->cats + seg : NULL, (size_t)size);
         s->cat_len = (uint32_t)size;
     }
     return runtime__builder_tree_add(b, tree_no, 0, 0, x->err);

@@ -248,6 +248,12 @@ static int cat_bitset(runtime__builder_t *b, const int64_t *cats, size_t n, uint
     size_t nw = (size_t)(max + 32) / 32;
     if (b->cat_rule == RUNTIME__CAT_SKLEARN)
         nw = 8;
+    if (nw == 0) {
+        /* An empty set. */
+        *off = (uint32_t)m->n_cat_words;
+        *words = 0;
+        return 0;
+    }
     size_t want = m->n_cat_words + nw;
     if (want > UINT32_MAX)
         return mops_err_set(err, MOPS_ETOOBIG, "too many categorical splits");
@@ -438,8 +444,8 @@ int runtime__builder_tree_add(runtime__builder_t *b, size_t tree_no, uint32_t ou
             if ((size_t)s->cat_set + s->cat_len > b->n_cat_pool)
                 return mops_err_set(err, MOPS_EINVAL,
                                     "tree %zu, node %u: categories out of range", tree_no, i);
-            int rc = cat_bitset(b, b->cat_pool + s->cat_set, s->cat_len, &c->set, &c->set_words,
-                                tree_no, i, err);
+            int rc = cat_bitset(b, s->cat_len ? b->cat_pool + s->cat_set : NULL, s->cat_len,
+                                &c->set, &c->set_words, tree_no, i, err);
             if (rc < 0)
                 return rc;
             c->rule = (uint8_t)b->cat_rule;
@@ -589,9 +595,10 @@ int runtime__builder_finish(runtime__builder_t *b, mops_err_t *err)
             size_t pbytes = (size_t)RUNTIME__LANES * ((((size_t)1 << depth) - 1) *
                                                           sizeof(runtime__pnode_t) +
                                                       ((size_t)1 << depth) * sizeof(uint32_t));
-            /* Only where padding costs no more memory than the explicit
-             * nodes already take: sparse deep trees stay explicit. */
-            if (pbytes <= explicit_bytes) {
+            /* Only where padding costs at most twice the explicit nodes'
+             * memory (so a model stays well under its JSON file's size, which
+             * spends ~75 bytes a node): sparse deep trees stay explicit. */
+            if (pbytes <= 2 * explicit_bytes) {
                 g->kind = RUNTIME__G_PERFECT;
                 g->pnodes = n_pnodes;
                 g->pleaf = n_pleaf;
@@ -625,6 +632,10 @@ int runtime__builder_finish(runtime__builder_t *b, mops_err_t *err)
             }
         }
     }
+    m->all_perfect = 1;
+    for (size_t gi = 0; gi < ng; gi++)
+        if (m->groups[gi].kind != RUNTIME__G_PERFECT)
+            m->all_perfect = 0;
     /* Rounds. */
     if (m->trees_per_iter == 0)
         m->trees_per_iter = 1;

@@ -170,6 +170,7 @@ struct runtime_model {
                                    leaf node's byte offset */
     size_t n_pleaf;
     int pleaf_float;
+    int all_perfect;            /* every group has the perfect layout */
 
     /* linear models */
     int is_linear;
@@ -273,14 +274,15 @@ int runtime__load_sklearn(const char *data, size_t len, runtime_model_t **out, m
 const runtime__node_t *runtime__walk(const runtime_model_t *m, const runtime__tree_t *t,
                                      const double *xd);
 
-/* Walk the trees of an explicit group for one row; leaf byte offsets to
- * leaf[lane] for lanes 0..7 (lanes past g->n walk a copy of lane 0). */
-void runtime__walk_explicit8(const runtime_model_t *m, const runtime__group_t *g,
-                             const double *xd, uint32_t leaf[RUNTIME__LANES]);
+/* Walk the trees of an explicit group for nb prepared double rows (stride
+ * doubles apart); for row r, lane k's leaf byte offset goes to
+ * leaf[r * 8 + k] (lanes past g->n walk a copy of lane 0). */
+void runtime__walk_explicit_block(const runtime_model_t *m, const runtime__group_t *g,
+                                  const double *xd, size_t stride, size_t nb, uint32_t *leaf);
 
-/* Walk the trees of a perfect group for one prepared float row; leaf
- * positions (0 .. 2^depth-1) to leaf[lane]. */
-void runtime__walk_perfect8(const runtime_model_t *m, const runtime__group_t *g,
-                            const float *xf, uint32_t leaf[RUNTIME__LANES]);
+/* Walk the trees of a perfect group for nb prepared float rows; leaf
+ * positions (0 .. 2^depth-1) to leaf[r * 8 + k]. */
+void runtime__walk_perfect_block(const runtime_model_t *m, const runtime__group_t *g,
+                                 const float *xf, size_t stride, size_t nb, uint32_t *leaf);
 
 #endif

@@ -267,6 +267,8 @@ typedef struct block_ctx {
     float *accf;
     double *accd;
     size_t tb, te;          /* trees taking part */
+    uint32_t *leaf;         /* 8 leaves per row of a block */
+    int need_xd;            /* some group walks the double rows */
 } block_ctx_t;
 
 static void prepare_rows(const block_ctx_t *c, const void *rows, int rows_f32, size_t r0,
@@ -274,6 +276,31 @@ static void prepare_rows(const block_ctx_t *c, const void *rows, int rows_f32, s
 {
     const runtime_model_t *m = c->m;
     const size_t F = m->n_features;
+    if (!c->need_xd) {
+        /* Every group walks float rows: prepare only those. */
+        for (size_t i = 0; i < nb; i++) {
+            float *xf = c->xf + i * c->nsf;
+            if (rows_f32) {
+                const float *rf = (const float *)rows + (r0 + i) * F;
+                for (size_t f = 0; f < F; f++) {
+                    float v = rf[f];
+                    int nan = v != v;
+                    xf[f] = nan ? -INFINITY : v;
+                    xf[F + f] = nan ? INFINITY : v;
+                }
+            } else {
+                const double *rd = (const double *)rows + (r0 + i) * F;
+                for (size_t f = 0; f < F; f++) {
+                    float v = (float)rd[f];
+                    int nan = v != v;
+                    xf[f] = nan ? -INFINITY : v;
+                    xf[F + f] = nan ? INFINITY : v;
+                }
+            }
+            xf[2 * F] = -INFINITY;
+        }
+        return;
+    }
     for (size_t i = 0; i < nb; i++) {
         double *xd = c->xd + i * c->nsd;
         float *xf = c->xf ? c->xf + i * c->nsf : NULL;
@@ -309,7 +336,7 @@ static void score_block(const block_ctx_t *c, size_t nb)
 {
     const runtime_model_t *m = c->m;
     const size_t K = m->n_margin;
-    uint32_t leaf[RUNTIME__LANES];
+    uint32_t *leaf = c->leaf;
     for (size_t gi = c->tb / RUNTIME__LANES; gi < m->n_groups; gi++) {
         const runtime__group_t *g = &m->groups[gi];
         size_t first = g->first, last = first + g->n;
@@ -334,30 +361,47 @@ static void score_block(const block_ctx_t *c, size_t nb)
         if (g->kind == RUNTIME__G_PERFECT) {
             size_t L = (size_t)1 << g->depth;
             const uint32_t *pl = m->pleaf + g->pleaf;
-            for (size_t i = 0; i < nb; i++) {
-                runtime__walk_perfect8(m, g, c->xf + i * c->nsf, leaf);
-                if (m->pleaf_float) {
+            runtime__walk_perfect_block(m, g, c->xf, c->nsf, nb, leaf);
+            if (m->pleaf_float && K == 1) {
+                /* The common case: one output, float32 leaves. */
+                for (size_t i = 0; i < nb; i++) {
+                    const uint32_t *lf = leaf + i * RUNTIME__LANES;
+                    float a = c->accf[i];
+                    for (size_t k = 0; k < g->n; k++) {
+                        float v;
+                        memcpy(&v, &pl[k * L + lf[k]], sizeof v);
+                        a += v;
+                    }
+                    c->accf[i] = a;
+                }
+            } else if (m->pleaf_float) {
+                for (size_t i = 0; i < nb; i++) {
+                    const uint32_t *lf = leaf + i * RUNTIME__LANES;
                     float *af = c->accf + i * K;
                     for (size_t k = 0; k < g->n; k++) {
                         float v;
-                        memcpy(&v, &pl[k * L + leaf[k]], sizeof v);
+                        memcpy(&v, &pl[k * L + lf[k]], sizeof v);
                         af[t[k].out] += v;
                     }
-                } else {
+                }
+            } else {
+                for (size_t i = 0; i < nb; i++) {
+                    const uint32_t *lf = leaf + i * RUNTIME__LANES;
                     float *af = c->accf ? c->accf + i * K : NULL;
                     double *ad = c->accd ? c->accd + i * K : NULL;
                     for (size_t k = 0; k < g->n; k++)
-                        add_leaf(m, &t[k], pl[k * L + leaf[k]], af, ad);
+                        add_leaf(m, &t[k], pl[k * L + lf[k]], af, ad);
                 }
             }
             continue;
         }
+        runtime__walk_explicit_block(m, g, c->xd, c->nsd, nb, leaf);
         for (size_t i = 0; i < nb; i++) {
-            runtime__walk_explicit8(m, g, c->xd + i * c->nsd, leaf);
+            const uint32_t *lf = leaf + i * RUNTIME__LANES;
             float *af = c->accf ? c->accf + i * K : NULL;
             double *ad = c->accd ? c->accd + i * K : NULL;
             for (size_t k = 0; k < g->n; k++)
-                add_leaf(m, &t[k], leaf[k], af, ad);
+                add_leaf(m, &t[k], lf[k], af, ad);
         }
     }
 }
@@ -418,6 +462,12 @@ static int predict_any(const runtime_model_t *m, const runtime_predict_opts_t *o
     const size_t F = m->n_features, K = m->n_margin;
     c.nsd = 2 * F + 1 + (m->has_cat ? F : 0);
     c.nsf = m->n_pnodes || m->n_pleaf ? 2 * F + 1 : 0;
+    /* Double rows serve explicit and one-at-a-time walks, which a model of
+     * perfect groups only needs for a range that cuts a group. */
+    c.need_xd = !m->all_perfect || c.tb % RUNTIME__LANES != 0 ||
+                (c.te % RUNTIME__LANES != 0 && c.te != m->n_trees);
+    if (!c.need_xd)
+        c.nsd = 0;
     /* Block rows so the prepared rows stay within L2. */
     size_t row_bytes = c.nsd * sizeof(double) + c.nsf * sizeof(float) + K * sizeof(double);
     size_t B = (size_t)(192 * 1024) / row_bytes;
@@ -427,8 +477,11 @@ static int predict_any(const runtime_model_t *m, const runtime_predict_opts_t *o
         B = 1;
     size_t need = B * c.nsd * sizeof(double) + B * c.nsf * sizeof(float) +
                   B * K * (m->acc_f32 ? sizeof(float) : sizeof(double)) +
-                  (2 * K + m->n_value) * sizeof(double) + 64;
+                  (2 * K + m->n_value) * sizeof(double) +
+                  B * RUNTIME__LANES * sizeof(uint32_t) + 64;
     char *buf = scratch_get(s, need);
+    c.leaf = (uint32_t *)buf;
+    buf += B * RUNTIME__LANES * sizeof(uint32_t);
     c.xd = (double *)buf;
     buf += B * c.nsd * sizeof(double);
     double *mg = (double *)buf;

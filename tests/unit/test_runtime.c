@@ -601,6 +601,8 @@ static void check_random(int n_trees, int max_depth, double p, int F, int K)
     /* The layouts as built, then every group forced explicit, then slow. */
     for (int pass = 0; pass < 3; pass++) {
         if (pass > 0)
+            m->all_perfect = 0;
+        if (pass > 0)
             for (size_t g = 0; g < m->n_groups; g++)
                 if (m->groups[g].kind != RUNTIME__G_SLOW)
                     m->groups[g].kind = pass == 1 ? RUNTIME__G_EXPLICIT : RUNTIME__G_SLOW;
