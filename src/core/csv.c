@@ -248,6 +248,77 @@ static void c_locale_init(void)
     c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 }
 
+static const double pow10_exact[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* The common case exactly and fast: [-]digits[.digits][e[+-]digits] with at
+ * most 19 significant digits whose value is at most 2^53 and a power of ten
+ * within 10^±22 — then one IEEE multiply or divide is correctly rounded
+ * (Clinger's fast path). Returns 1 and *out, or 0 to let strtod decide. */
+static int number_fast(const char *s, size_t len, double *out)
+{
+    const char *p = s, *end = s + len;
+    int neg = 0;
+    if (p < end && (*p == '-' || *p == '+')) {
+        neg = *p == '-';
+        p++;
+    }
+    uint64_t mant = 0;
+    int nd = 0, exp10 = 0, digits = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (nd >= 19)
+            return 0;
+        mant = mant * 10 + (uint64_t)(*p - '0');
+        if (mant)
+            nd++;
+        digits++;
+        p++;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (nd >= 19)
+                return 0;
+            mant = mant * 10 + (uint64_t)(*p - '0');
+            if (mant)
+                nd++;
+            exp10--;
+            digits++;
+            p++;
+        }
+    }
+    if (digits == 0)
+        return 0;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        int eneg = 0, e = 0, ed = 0;
+        if (p < end && (*p == '-' || *p == '+')) {
+            eneg = *p == '-';
+            p++;
+        }
+        while (p < end && *p >= '0' && *p <= '9' && e < 10000) {
+            e = e * 10 + (*p - '0');
+            ed++;
+            p++;
+        }
+        if (ed == 0)
+            return 0;
+        exp10 += eneg ? -e : e;
+    }
+    if (p != end || mant > ((uint64_t)1 << 53))
+        return 0;
+    double v = (double)mant;
+    if (mant != 0) {
+        if (exp10 < -22 || exp10 > 22)
+            return 0;
+        v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+    }
+    *out = neg ? -v : v;
+    return 1;
+}
+
 int mops_csv_number(const char *s, size_t len, double *out)
 {
     while (len > 0 && (*s == ' ' || *s == '\t')) {
@@ -267,6 +338,8 @@ int mops_csv_number(const char *s, size_t len, double *out)
                 *out = NAN;
                 return 1;
             }
+    if (number_fast(s, len, out))
+        return 0;
     char buf[128];
     if (len >= sizeof buf)
         return -1;

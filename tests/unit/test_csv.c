@@ -173,6 +173,33 @@ static void test_numbers(void **state)
     const char *bad[] = {"abc", "1.2.3", "0x10", "1e", "--1", "1,5", "12abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(mops_csv_number(bad[i], strlen(bad[i]), &v), -1);
+    /* The fast path agrees with strtod on random decimals of every length. */
+    uint64_t rs = 0x9E3779B97F4A7C15ull;
+    char text[64];
+    for (int i = 0; i < 200000; i++) {
+        rs ^= rs << 13;
+        rs ^= rs >> 7;
+        rs ^= rs << 17;
+        int digits = 1 + (int)(rs % 20), point = (int)((rs >> 8) % 22) - 1;
+        int ex = (int)((rs >> 16) % 60) - 30, use_exp = (rs >> 24) & 1;
+        size_t n = 0;
+        if ((rs >> 25) & 1)
+            text[n++] = '-';
+        uint64_t d = rs >> 30;
+        for (int k = 0; k < digits; k++) {
+            if (k == point)
+                text[n++] = '.';
+            text[n++] = (char)('0' + (d % 10));
+            d = d / 10 ? d / 10 : rs >> 33 | 7;
+        }
+        if (use_exp)
+            n += (size_t)snprintf(text + n, sizeof text - n, "e%d", ex);
+        text[n] = '\0';
+        double want = strtod(text, NULL);
+        assert_int_equal(mops_csv_number(text, n, &v), 0);
+        if (v != want)
+            fail_msg("'%s': got %.17g, strtod %.17g", text, v, want);
+    }
     /* Only len bytes count. */
     assert_int_equal(mops_csv_number("12abc", 2, &v), 0);
     assert_true(v == 12.0);
