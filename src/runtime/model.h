@@ -285,4 +285,14 @@ void runtime__walk_explicit_block(const runtime_model_t *m, const runtime__group
 void runtime__walk_perfect_block(const runtime_model_t *m, const runtime__group_t *g,
                                  const float *xf, size_t stride, size_t nb, uint32_t *leaf);
 
+/* Prepare one row for the perfect layout: 2F+1 floats to xf (simd.c picks
+ * AVX-512, AVX2 or portable code at run time). */
+void runtime__prep_f32(const float *src, size_t F, float *xf);
+void runtime__prep_f64(const double *src, size_t F, float *xf);
+/* Which of them runs here: "avx512", "avx2" or "portable". */
+const char *runtime__simd_isa(void);
+/* Use the named one (for tests); -1 if this CPU lacks it. Not thread-safe:
+ * call before scoring starts. */
+int runtime__simd_force(const char *isa);
+
 #endif

@@ -279,25 +279,10 @@ static void prepare_rows(const block_ctx_t *c, const void *rows, int rows_f32, s
     if (!c->need_xd) {
         /* Every group walks float rows: prepare only those. */
         for (size_t i = 0; i < nb; i++) {
-            float *xf = c->xf + i * c->nsf;
-            if (rows_f32) {
-                const float *rf = (const float *)rows + (r0 + i) * F;
-                for (size_t f = 0; f < F; f++) {
-                    float v = rf[f];
-                    int nan = v != v;
-                    xf[f] = nan ? -INFINITY : v;
-                    xf[F + f] = nan ? INFINITY : v;
-                }
-            } else {
-                const double *rd = (const double *)rows + (r0 + i) * F;
-                for (size_t f = 0; f < F; f++) {
-                    float v = (float)rd[f];
-                    int nan = v != v;
-                    xf[f] = nan ? -INFINITY : v;
-                    xf[F + f] = nan ? INFINITY : v;
-                }
-            }
-            xf[2 * F] = -INFINITY;
+            if (rows_f32)
+                runtime__prep_f32((const float *)rows + (r0 + i) * F, F, c->xf + i * c->nsf);
+            else
+                runtime__prep_f64((const double *)rows + (r0 + i) * F, F, c->xf + i * c->nsf);
         }
         return;
     }

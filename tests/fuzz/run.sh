@@ -17,7 +17,7 @@ OUT=build/fuzz
 CC=${FUZZ_CC:-clang}
 mkdir -p "$OUT"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
-RUNTIME_SRCS="src/runtime/jsonpull.c src/runtime/kernels.c src/runtime/load.c
+RUNTIME_SRCS="src/runtime/jsonpull.c src/runtime/kernels.c src/runtime/load.c src/runtime/simd.c
               src/runtime/load_sklearn.c src/runtime/load_xgboost.c src/runtime/model.c
               src/runtime/predict.c src/core/error.c src/core/mem.c"
 targets=${*:-"xgboost sklearn csv"}

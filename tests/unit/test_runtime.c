@@ -650,6 +650,16 @@ static void check_random(int n_trees, int max_depth, double p, int F, int K)
 static void test_random_models(void **state)
 {
     (void)state;
+    /* Every row-preparation variant this CPU can run, then the default. */
+    static const char *isas[] = {"portable", "avx2", "avx512"};
+    const char *dflt = runtime__simd_isa();
+    for (size_t i = 0; i < 3; i++) {
+        if (runtime__simd_force(isas[i]) != 0)
+            continue;
+        check_random(11, 5, 0.9, 19, 1);
+        check_random(10, 3, 0.9, 33, 2);
+    }
+    assert_int_equal(runtime__simd_force(dflt), 0);
     check_random(1, 1, 1.0, 3, 1);    /* a stump */
     check_random(13, 6, 0.9, 7, 1);   /* shallow: perfect layout */
     check_random(20, 8, 0.6, 5, 1);   /* sparse: explicit layout */
