@@ -28,7 +28,8 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
     X, y = make_classification(n_samples=a.rows, n_features=a.features,
-                               n_informative=min(a.features, 30), random_state=a.seed)
+                               n_informative=min(30, max(2, a.features * 3 // 5)),
+                               random_state=a.seed)
     X = X.astype(np.float32)
     rng = np.random.default_rng(a.seed)
     X[rng.random(X.shape) < 0.01] = np.nan
