@@ -198,6 +198,21 @@ static void test_xgboost_logistic_and_multiclass(void **state)
     assert_true(predict1(m, RUNTIME_OUTPUT_VALUE, a, 0) == 1.75); /* base taken as a margin */
     runtime_model_unref(m);
     free(doc);
+    /* Newer files: default_left as booleans, iteration_indptr, version 2. */
+    char *b2 = replace(t, "\"default_left\":[0,0,0]", "\"default_left\":[false,false,false]");
+    doc = xgb_doc("reg:squarederror", 0, "5E-1", 2, b2, "0", 1);
+    char *d2 = replace(doc, "\"tree_info\"", "\"iteration_indptr\":[0,1],\"tree_info\"");
+    char *d3 = replace(d2, "[1,7,4]", "[2,0,3]");
+    m = load(d3, NULL);
+    assert_true(predict1(m, RUNTIME_OUTPUT_VALUE, c, 0) == -0.25); /* missing goes right */
+    runtime_model_info_t i2;
+    runtime_model_info(m, &i2);
+    assert_string_equal(i2.producer, "xgboost 2.0.3");
+    runtime_model_unref(m);
+    free(d3);
+    free(d2);
+    free(doc);
+    free(b2);
     /* XGBoost >= 2.1 writes base_score as a one-element list. */
     doc = xgb_doc("reg:squarederror", 0, "[1E0]", 2, t, "0", 1);
     m = load(doc, NULL);
