@@ -550,6 +550,9 @@ done:
             fprintf(stderr, "mops predict: cannot write output: %s\n", strerror(errno));
             status = CLI_FAIL;
         }
+        /* No half-written output file pretending to be a result. */
+        if (status != CLI_OK)
+            unlink(a.output);
     } else if (fout) {
         fflush(fout);
     }

@@ -168,6 +168,10 @@ class TestCsv(CliCase):
         csv = self.write("rows.csv", text)
         p = mops("predict", "--model", self.model, "--input", csv)
         self.assertEqual(p.returncode, 1)
+        out = self.path("out.csv")
+        p2 = mops("predict", "--model", self.model, "--input", csv, "--output", out)
+        self.assertEqual(p2.returncode, 1)
+        self.assertFalse(os.path.exists(out), "a failed run left its output file")
         return p.stderr
 
     def test_errors_name_the_line(self):
