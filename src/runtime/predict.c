@@ -11,6 +11,7 @@
  * float32 sums come out bit for bit the same.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -523,8 +524,6 @@ int runtime_predict_f32(const runtime_model_t *m, const runtime_predict_opts_t *
 }
 
 /* --------------------------------------------------------------- threads */
-
-#include <pthread.h>
 
 typedef struct part {
     const runtime_model_t *m;
