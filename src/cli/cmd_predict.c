@@ -428,9 +428,10 @@ int cmd_predict(int argc, char **argv)
 
     size_t batch = a.batch;
     if (!batch) {
+        /* About 32 MB of input rows, whatever the feature count. */
         batch = (size_t)(32u << 20) / (F * sizeof(double));
-        if (batch < 256)
-            batch = 256;
+        if (batch < 1)
+            batch = 1;
         if (batch > 65536)
             batch = 65536;
     }
