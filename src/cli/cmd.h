@@ -28,7 +28,8 @@ typedef struct cli_cmd {
     {"token", "create, list and revoke API tokens", cmd_token},                                  \
     {"model", "register, list, update and archive models", cmd_model},                           \
     {"version", "upload, list, download and alias model versions", cmd_version},                 \
-    {"audit", "read and verify the audit trail", cmd_audit},
+    {"audit", "read and verify the audit trail", cmd_audit},                                     \
+    {"predict", "score a CSV file with a model file, locally", cmd_predict},
 
 int cmd_server(int argc, char **argv);
 int cmd_login(int argc, char **argv);
@@ -39,6 +40,7 @@ int cmd_token(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* ------------------------------------------------------ subcommand groups */
 
