@@ -3,8 +3,10 @@
  * uploaded artifact, with lineage: source, parameters, metrics, dataset,
  * environment), read, list, update, archive, and artifact download.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "registry/registry_int.h"
+#include "runtime/runtime.h"
 
 static const mops_json_field_t create_fields[] = {
     {"artifact_sha256", MOPS_JSON_STRING, 1},
@@ -187,6 +190,70 @@ fail:
     return rc;
 }
 
+/* Formats the native runtime executes: their artifacts are loaded when a
+ * version is registered, so a file that would not serve is refused now,
+ * with the loader's message, and the version records what it is. */
+static int runtime_executes(const char *format)
+{
+    return !strcmp(format, "xgboost-json") || !strcmp(format, "sklearn-json");
+}
+
+static json_t *names_json(const char *const *names, size_t n)
+{
+    if (!names)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
+/* Load the artifact with the runtime and describe it as the version's
+ * signature: {} for formats the runtime does not execute. */
+static int describe_artifact(const mops_ctx_t *ctx, const char *sha, const char *format,
+                             json_t **out, mops_err_t *err)
+{
+    if (!runtime_executes(format)) {
+        *out = json_object();
+        return 0;
+    }
+    int64_t size = 0;
+    int fd, rc = store_query_int(ctx->db, &size, err, "SELECT size FROM artifacts WHERE sha256 = ?",
+                                 "t", sha);
+    if (rc != 0 || (rc = registry_artifact_open_verified(ctx->env, sha, size, &fd, err)) != 0)
+        return rc;
+    /* Map rather than name the file: the loader's messages then speak of
+     * the user's bytes, never of our paths. */
+    void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return mops_err_set(err, MOPS_EIO, "cannot map artifact %s: %s", sha, strerror(errno));
+    runtime_model_t *m;
+    rc = runtime_model_load_buffer(map, (size_t)size, format, &m, err);
+    munmap(map, (size_t)size);
+    if (rc != 0) {
+        mops_err_wrap(err, "the artifact does not load as %s", format);
+        if (err)
+            err->code = MOPS_EINVAL; /* a bad or unsupported file: the caller's to fix */
+        return MOPS_EINVAL;
+    }
+    runtime_model_info_t mi;
+    runtime_model_info(m, &mi);
+    *out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:I, s:i, "
+                     "s:I}",
+                     "objective", mi.objective, "kind", mi.kind, "producer", mi.producer,
+                     "n_features", (json_int_t)mi.n_features, "feature_names",
+                     names_json(mi.feature_names, mi.n_features), "n_classes",
+                     (json_int_t)mi.n_classes, "class_labels",
+                     names_json(mi.class_labels, mi.n_classes), "outputs", "value",
+                     (json_int_t)mi.n_value, "margin", (json_int_t)mi.n_margin, "trees",
+                     (json_int_t)mi.n_trees, "iterations", (json_int_t)mi.n_iterations,
+                     "default_iterations", (json_int_t)mi.default_iterations, "max_depth",
+                     mi.max_depth, "memory_bytes", (json_int_t)mi.memory_bytes);
+    runtime_model_unref(m);
+    return 0;
+}
+
 /* The artifact must have been uploaded to this model's team. */
 static int check_artifact(const mops_ctx_t *ctx, const reg_model_t *m, const char *sha,
                           mops_err_t *err)
@@ -220,15 +287,23 @@ int registry_version_create(const mops_ctx_t *ctx, const char *team, const char 
         return mops_err_set(err, MOPS_EPRECOND,
                             "model %s/%s is archived: it takes no new versions", team, model);
     const char *sha = mops_json_str(spec, "artifact_sha256", "");
+    const char *format = mops_json_str(spec, "format", "");
     json_t *source = json_object_get(spec, "source");
+    json_t *signature = NULL;
+    /* Check and load before the transaction: a big model must not hold the
+     * writer lock while it loads. Uploads are never deleted, so the
+     * artifact cannot vanish in between. */
+    if ((rc = check_artifact(ctx, &m, sha, err)) != 0 ||
+        (rc = describe_artifact(ctx, sha, format, &signature, err)) != 0)
+        return rc;
     char *params = dump_or_empty(json_object_get(spec, "params"));
     char *metrics = dump_or_empty(json_object_get(spec, "metrics"));
     char *environment = dump_or_empty(json_object_get(spec, "environment"));
+    char *sig = mops_json_dump(signature);
+    json_decref(signature);
     int64_t number = 0, id = 0, now = mops_now_ms();
     if ((rc = store_begin(ctx->db, err)) != 0)
         goto out;
-    if ((rc = check_artifact(ctx, &m, sha, err)) != 0)
-        goto end;
     /* The row lock on the model orders concurrent uploads; numbers have no
      * gaps because a failed transaction rolls the counter back too. */
     if ((rc = store_query_int(ctx->db, &number, err,
@@ -240,13 +315,13 @@ int registry_version_create(const mops_ctx_t *ctx, const char *team, const char 
         ctx->db, &id, err,
         "INSERT INTO versions (model_id, number, artifact_sha256, format, framework, "
         "framework_version, description, source_uri, source_commit, params, metrics, dataset, "
-        "environment, created_by, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        "iittttttttttt" "Iii", m.id, number, sha, mops_json_str(spec, "format", ""),
+        "environment, signature, created_by, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "iitttttttttttt" "Iii", m.id, number, sha, format,
         mops_json_str(spec, "framework", ""), mops_json_str(spec, "framework_version", ""),
         mops_json_str(spec, "description", ""), mops_json_str(source, "uri", ""),
         mops_json_str(source, "commit", ""), params, metrics, mops_json_str(spec, "dataset", ""),
-        environment, ctx->who ? ctx->who->user_id : (int64_t)0, now, now);
+        environment, sig, ctx->who ? ctx->who->user_id : (int64_t)0, now, now);
     if (rc == 0 && json_object_get(spec, "tags"))
         rc = reg_tags_replace(ctx, "version_tags", "version_id", id,
                               json_object_get(spec, "tags"), err);
@@ -260,6 +335,7 @@ out:
     free(params);
     free(metrics);
     free(environment);
+    free(sig);
     return rc;
 }
 

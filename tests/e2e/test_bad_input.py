@@ -51,7 +51,7 @@ JSON_ROUTES = {
             "tags": ["y"]},
         {"description": STR, "owner": STR, "purpose": STR, "risk_tier": STR, "tags": STRS}, []),
     ("POST", MODEL_PATH + "/versions"): (
-        M + "/versions", {"artifact_sha256": None, "format": "xgboost-json",
+        M + "/versions", {"artifact_sha256": None, "format": "custom",
                           "framework": "xgboost", "framework_version": "1.7.4",
                           "description": "d", "source": {"uri": "git@x:y.git", "commit": "abc"},
                           "params": {"depth": 6}, "metrics": {"auc": 0.9}, "dataset": "ds@1",

@@ -176,7 +176,7 @@ EXPECT = {
                                                "application/octet-stream"))],
     ("POST", MODEL_PATH + "/versions"): [
         Case("version.write", lambda w, a: Req("POST", A + "/versions", {
-            "artifact_sha256": w.sha, "format": "xgboost-json"}))],
+            "artifact_sha256": w.sha, "format": "custom"}))],
     ("GET", MODEL_PATH + "/versions"): [
         Case("model.read", lambda w, a: Req("GET", A + "/versions"))],
     ("GET", MODEL_PATH + "/versions/:version"): [
@@ -448,7 +448,7 @@ class Permissions(mopstest.TestCase):
         # team already has the same bytes.
         bm = "/api/v1/models/beta/bm"
         got = srv.http("POST", bm + "/versions", {"artifact_sha256": w.sha,
-                                                  "format": "xgboost-json"},
+                                                  "format": "custom"},
                        token=outsider.token)
         self.assertError(got, 400, "invalid_argument", "not uploaded to team beta")
         self.assertIn(w.sha, got[1]["error"]["message"])
@@ -458,7 +458,7 @@ class Permissions(mopstest.TestCase):
         out = srv.ok("POST", bm + "/artifacts", raw=ALPHA_BYTES, token=outsider.token,
                      content_type="application/octet-stream")
         self.assertEqual((out["sha256"], out["already_stored"]), (w.sha, True))
-        srv.ok("POST", bm + "/versions", {"artifact_sha256": w.sha, "format": "xgboost-json"},
+        srv.ok("POST", bm + "/versions", {"artifact_sha256": w.sha, "format": "custom"},
                token=outsider.token)
         verify = srv.ok("GET", "/api/v1/audit/verify")
         self.assertTrue(verify["ok"], verify)

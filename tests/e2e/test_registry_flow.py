@@ -28,9 +28,8 @@ class RegistryFlow(mopstest.TestCase):
         # alice registers and uploads, as herself
         srv.cli("model", "create", "fraud/churn", "--risk-tier", "high", "--purpose",
                 "keep customers", "-t", "tabular", token=alice)
-        art = os.path.join(self.tmp, "m.json")
-        with open(art, "wb") as f:
-            f.write(b'{"learner": "pretend"}' * 1000)
+        # The demo's real XGBoost model: registering it loads it.
+        art = os.path.join(os.path.dirname(__file__), "..", "..", "demo", "churn-xgboost.json")
         digest = hashlib.sha256(mopstest.read(art)).hexdigest()
         out = json.loads(srv.cli("version", "upload", "fraud/churn", art, "--format",
                                  "xgboost-json", "--framework", "xgboost", "--framework-version",
@@ -41,7 +40,12 @@ class RegistryFlow(mopstest.TestCase):
                                  "-t", "candidate", "--json", token=alice).stdout)
         self.assertEqual(out["version"], 1)
         self.assertEqual(out["artifact"]["sha256"], digest)
-        self.assertEqual(out["artifact"]["size"], 22000)
+        self.assertEqual(out["artifact"]["size"], os.path.getsize(art))
+        sig = out["signature"]
+        self.assertEqual((sig["objective"], sig["kind"], sig["n_features"], sig["n_classes"],
+                          sig["trees"]), ("binary:logistic", "classifier", 6, 2, 40))
+        self.assertEqual(sig["feature_names"][:2], ["tenure_months", "monthly_charges"])
+        self.assertEqual(sig["outputs"], {"value": 1, "margin": 1})
         self.assertEqual(out["params"], {"max_depth": 6, "objective": "binary:logistic"})
         self.assertEqual(out["metrics"], {"auc": 0.91})
         self.assertEqual(out["environment"], {"python": "3.11"})

@@ -62,7 +62,7 @@ static int new_version(const mops_ctx_t *ctx, const char *team, const char *mode
                        const char *sha, const char *extra, json_t **out, mops_err_t *err)
 {
     char body[1024];
-    snprintf(body, sizeof body, "{\"artifact_sha256\":\"%s\",\"format\":\"xgboost-json\"%s%s}",
+    snprintf(body, sizeof body, "{\"artifact_sha256\":\"%s\",\"format\":\"custom\"%s%s}",
              sha, extra ? "," : "", extra ? extra : "");
     json_t *spec = tu_json(body);
     int rc = registry_version_create(ctx, team, model, spec, out, err);
