@@ -52,14 +52,6 @@ json_t *reg_time_json(int64_t ms);
 int reg_version_json(const mops_ctx_t *ctx, const reg_model_t *m, int64_t version_id,
                      json_t **out, mops_err_t *err);
 
-/* Path of the stored artifact with hash sha. */
-void registry_artifact_path(const mops_env_t *env, const char *sha, char *buf, size_t n);
-
-/* Open a stored artifact after checking it still hashes to sha and has
- * size bytes; MOPS_ECORRUPT otherwise. The caller owns *fd. */
-int registry_artifact_open_verified(const mops_env_t *env, const char *sha, int64_t size,
-                                    int *fd, mops_err_t *err);
-
 /* Commit when rc is 0, roll back otherwise; returns the final code. */
 int reg_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err);
 

@@ -17,6 +17,7 @@
 #include "core/time.h"
 #include "registry/registry_int.h"
 #include "runtime/runtime.h"
+#include "store/blob.h"
 
 static const mops_json_field_t create_fields[] = {
     {"artifact_sha256", MOPS_JSON_STRING, 1},
@@ -220,7 +221,7 @@ static int describe_artifact(const mops_ctx_t *ctx, const char *sha, const char 
     int64_t size = 0;
     int fd, rc = store_query_int(ctx->db, &size, err, "SELECT size FROM artifacts WHERE sha256 = ?",
                                  "t", sha);
-    if (rc != 0 || (rc = registry_artifact_open_verified(ctx->env, sha, size, &fd, err)) != 0)
+    if (rc != 0 || (rc = store_blob_open(ctx->env->artifact_dir, sha, size, &fd, err)) != 0)
         return rc;
     /* Map rather than name the file: the loader's messages then speak of
      * the user's bytes, never of our paths. */
@@ -491,7 +492,7 @@ int registry_version_open_artifact(const mops_ctx_t *ctx, const char *team, cons
                               "t", v.sha256)) != 0)
         return rc;
     int f;
-    if ((rc = registry_artifact_open_verified(ctx->env, v.sha256, bytes, &f, err)) != 0)
+    if ((rc = store_blob_open(ctx->env->artifact_dir, v.sha256, bytes, &f, err)) != 0)
         return rc;
     /* Downloads of model artifacts are audited: they carry the team's IP. */
     if ((rc = store_begin(ctx->db, err)) == 0) {
