@@ -5,7 +5,9 @@
  * line at a time (up to and including '\n'), so we always know the line
  * number, and queue the fields of the records that complete; mops_csv_next
  * hands them out one record at a time and refills only when the queue is
- * empty, so memory stays at one input block plus one line's fields.
+ * empty, so memory stays at one input block plus one line's fields. The
+ * push mode runs the same machinery over the caller's pieces of input and
+ * hands each completed record to a callback.
  */
 #include "core/csv.h"
 
@@ -23,14 +25,20 @@
 #define BLOCK (64 * 1024)
 
 struct mops_csv {
-    FILE *f;
+    FILE *f;           /* pull mode; NULL in push mode */
     char *name;
     struct csv_parser p;
-    char *in;          /* input block */
-    size_t in_len, in_pos;
+    char *in;          /* pull mode's input block */
+    const char *src;   /* the input being fed: in, or the caller's piece */
+    size_t src_len, src_pos;
     int eof, finished;
+    mops_csv_record_fn on_rec; /* push mode */
+    void *on_rec_arg;
+    char bom[3];       /* push mode: the first bytes, until we know */
+    size_t bom_len;
     uint64_t bytes;
     size_t line;       /* lines fully fed so far */
+    size_t rec_line;   /* line on which the record being parsed began */
     int at_start;      /* BOM check pending */
     /* queued fields: text in fbuf, offsets in foff, lengths in flen */
     char *fbuf;
@@ -95,17 +103,31 @@ static void on_record(int term, void *ctx)
     c->cur_fields = 0;
 }
 
-mops_csv_t *mops_csv_open(FILE *f, const char *name)
+static mops_csv_t *csv_new(FILE *f, const char *name)
 {
     mops_csv_t *c = mops_xcalloc(1, sizeof *c);
     c->f = f;
     c->name = mops_xstrdup(name ? name : "input");
-    c->in = mops_xmalloc(BLOCK);
     c->at_start = 1;
     if (csv_init(&c->p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
         fprintf(stderr, "mops: out of memory starting the CSV parser\n");
         abort();
     }
+    return c;
+}
+
+mops_csv_t *mops_csv_open(FILE *f, const char *name)
+{
+    mops_csv_t *c = csv_new(f, name);
+    c->in = mops_xmalloc(BLOCK);
+    return c;
+}
+
+mops_csv_t *mops_csv_push_new(const char *name, mops_csv_record_fn fn, void *arg)
+{
+    mops_csv_t *c = csv_new(NULL, name);
+    c->on_rec = fn;
+    c->on_rec_arg = arg;
     return c;
 }
 
@@ -141,48 +163,40 @@ static int parse_error(mops_csv_t *c, size_t line, mops_err_t *err)
     return mops_err_set(err, MOPS_EINVAL, "%s, line %zu: %s", c->name, line, csv_strerror(e));
 }
 
-/* Feed the next line (or the rest of the block) to libcsv. */
-static int feed(mops_csv_t *c, mops_err_t *err)
+/* The end of the input: flush libcsv's last record. */
+static int finish(mops_csv_t *c, mops_err_t *err)
 {
-    if (c->in_pos == c->in_len) {
-        if (c->eof) {
-            if (!c->finished) {
-                c->finished = 1;
-                if (csv_fini(&c->p, on_field, on_record, c) != 0)
-                    return mops_err_set(err, MOPS_EINVAL,
-                                        "%s, line %zu: a quoted field is not closed before the end of the input",
-                                        c->name, c->line + 1);
-                if (c->too_many)
-                    goto too_many;
-            }
-            return 0;
-        }
-        size_t r = fread(c->in, 1, BLOCK, c->f);
-        if (r == 0) {
-            if (ferror(c->f))
-                return mops_err_set(err, MOPS_EIO, "cannot read %s: %s", c->name, strerror(errno));
-            c->eof = 1;
-            return 1;
-        }
-        c->in_len = r;
-        c->in_pos = 0;
-        if (c->at_start) {
-            c->at_start = 0;
-            if (r >= 3 && memcmp(c->in, "\xEF\xBB\xBF", 3) == 0)
-                c->in_pos = 3;
-        }
-    }
-    const char *s = c->in + c->in_pos;
-    size_t avail = c->in_len - c->in_pos;
+    if (c->finished)
+        return 0;
+    c->finished = 1;
+    if (csv_fini(&c->p, on_field, on_record, c) != 0)
+        return mops_err_set(err, MOPS_EINVAL,
+                            "%s, line %zu: a quoted field is not closed before the end of the input",
+                            c->name, c->rec_line ? c->rec_line : c->line + 1);
+    if (c->too_many)
+        return mops_err_set(err, MOPS_ETOOBIG, "%s, line %zu: a record has more than %zu fields",
+                            c->name, c->line + 1, MOPS_CSV_FIELDS_MAX);
+    return 0;
+}
+
+/* Feed the next line of src (or the rest of it) to libcsv. */
+static int feed_line(mops_csv_t *c, mops_err_t *err)
+{
+    const char *s = c->src + c->src_pos;
+    size_t avail = c->src_len - c->src_pos;
     const char *nl = memchr(s, '\n', avail);
     size_t n = nl ? (size_t)(nl - s) + 1 : avail;
+    /* libcsv's state 0 is "no row begun": a record starts on this line. */
+    if (c->cur_fields == 0 && c->p.pstate == 0)
+        c->rec_line = c->line + 1;
     size_t done = csv_parse(&c->p, s, n, on_field, on_record, c);
-    c->in_pos += n;
+    c->src_pos += n;
     c->bytes += n;
     if (done != n)
         return parse_error(c, c->line + 1, err);
     if (c->too_many)
-        goto too_many;
+        return mops_err_set(err, MOPS_ETOOBIG, "%s, line %zu: a record has more than %zu fields",
+                            c->name, c->line + 1, MOPS_CSV_FIELDS_MAX);
     if (c->p.entry_pos > MOPS_CSV_FIELD_MAX || c->too_long)
         return mops_err_set(err, MOPS_ETOOBIG, "%s, line %zu: a field is longer than %zu bytes",
                             c->name, c->line + 1, MOPS_CSV_FIELD_MAX);
@@ -192,37 +206,57 @@ static int feed(mops_csv_t *c, mops_err_t *err)
     if (nl)
         c->line++;
     return 1;
-too_many:
-    return mops_err_set(err, MOPS_ETOOBIG, "%s, line %zu: a record has more than %zu fields",
-                        c->name, c->line + 1, MOPS_CSV_FIELDS_MAX);
 }
 
-int mops_csv_next(mops_csv_t *c, mops_csv_record_t *rec, mops_err_t *err)
+/* Pull mode: feed the next line, reading a block when needed. Returns 1
+ * when something was fed, 0 at the end. */
+static int feed(mops_csv_t *c, mops_err_t *err)
 {
-    if (c->rpos == c->nr) {
-        /* Queue empty: keep only the fields of the record in progress. */
-        size_t keep_f = c->cur_fields;
-        size_t first = c->nf - keep_f;
-        size_t from = keep_f ? c->foff[first] : c->fbuf_len;
-        if (keep_f) {
-            memmove(c->fbuf, c->fbuf + from, c->fbuf_len - from);
-            for (size_t i = 0; i < keep_f; i++) {
-                c->foff[i] = c->foff[first + i] - from;
-                c->flen[i] = c->flen[first + i];
-            }
+    if (c->src_pos == c->src_len) {
+        if (c->eof)
+            return finish(c, err);
+        size_t r = fread(c->in, 1, BLOCK, c->f);
+        if (r == 0) {
+            if (ferror(c->f))
+                return mops_err_set(err, MOPS_EIO, "cannot read %s: %s", c->name, strerror(errno));
+            c->eof = 1;
+            return 1;
         }
-        c->fbuf_len -= from;
-        c->nf = keep_f;
-        c->nr = c->rpos = 0;
-        while (c->nr == 0) {
-            int rc = feed(c, err);
-            if (rc < 0)
-                return rc;
-            if (rc == 0 && c->nr == 0)
-                return 0;
+        c->src = c->in;
+        c->src_len = r;
+        c->src_pos = 0;
+        if (c->at_start) {
+            c->at_start = 0;
+            if (r >= 3 && memcmp(c->in, "\xEF\xBB\xBF", 3) == 0)
+                c->src_pos = 3;
+        }
+        if (c->src_pos == c->src_len)
+            return 1;
+    }
+    return feed_line(c, err);
+}
+
+/* Drop the records handed out; keep the fields of the record in progress. */
+static void queue_reset(mops_csv_t *c)
+{
+    size_t keep_f = c->cur_fields;
+    size_t first = c->nf - keep_f;
+    size_t from = keep_f ? c->foff[first] : c->fbuf_len;
+    if (keep_f) {
+        memmove(c->fbuf, c->fbuf + from, c->fbuf_len - from);
+        for (size_t i = 0; i < keep_f; i++) {
+            c->foff[i] = c->foff[first + i] - from;
+            c->flen[i] = c->flen[first + i];
         }
     }
-    size_t r = c->rpos++;
+    c->fbuf_len -= from;
+    c->nf = keep_f;
+    c->nr = c->rpos = 0;
+}
+
+/* Point rec at queued record r. */
+static void record_view(mops_csv_t *c, size_t r, mops_csv_record_t *rec)
+{
     size_t a = c->rstart[r], z = c->rstart[r + 1];
     size_t n = z - a;
     if (n > c->cap_view) {
@@ -235,7 +269,83 @@ int mops_csv_next(mops_csv_t *c, mops_csv_record_t *rec, mops_err_t *err)
     rec->fields = c->view;
     rec->lens = c->flen + a;
     rec->line = c->rline[r];
+}
+
+int mops_csv_next(mops_csv_t *c, mops_csv_record_t *rec, mops_err_t *err)
+{
+    if (c->rpos == c->nr) {
+        queue_reset(c);
+        while (c->nr == 0) {
+            int rc = feed(c, err);
+            if (rc < 0)
+                return rc;
+            if (rc == 0 && c->nr == 0)
+                return 0;
+        }
+    }
+    record_view(c, c->rpos++, rec);
     return 1;
+}
+
+/* Push mode: hand the queued records to the callback, then empty the queue. */
+static int deliver(mops_csv_t *c, mops_err_t *err)
+{
+    mops_csv_record_t rec;
+    for (size_t r = 0; r < c->nr; r++) {
+        record_view(c, r, &rec);
+        int rc = c->on_rec(c->on_rec_arg, &rec, err);
+        if (rc != 0)
+            return rc;
+    }
+    queue_reset(c);
+    return 0;
+}
+
+static int push_bytes(mops_csv_t *c, const char *p, size_t n, mops_err_t *err)
+{
+    c->src = p;
+    c->src_len = n;
+    c->src_pos = 0;
+    while (c->src_pos < c->src_len) {
+        int rc = feed_line(c, err);
+        if (rc < 0 || (c->nr && (rc = deliver(c, err)) != 0))
+            return rc;
+    }
+    c->src = NULL;
+    c->src_len = c->src_pos = 0;
+    return 0;
+}
+
+int mops_csv_push(mops_csv_t *c, const void *data, size_t n, mops_err_t *err)
+{
+    const char *p = data;
+    if (c->at_start) {
+        while (c->bom_len < 3 && n) {
+            c->bom[c->bom_len++] = *p++;
+            n--;
+        }
+        if (c->bom_len < 3)
+            return 0;
+        c->at_start = 0;
+        int rc;
+        if (memcmp(c->bom, "\xEF\xBB\xBF", 3) != 0 && (rc = push_bytes(c, c->bom, 3, err)) != 0)
+            return rc;
+    }
+    return push_bytes(c, p, n, err);
+}
+
+int mops_csv_push_end(mops_csv_t *c, mops_err_t *err)
+{
+    int rc = 0;
+    if (c->at_start && c->bom_len) {
+        c->at_start = 0;
+        rc = push_bytes(c, c->bom, c->bom_len, err);
+    }
+    if (rc == 0)
+        rc = finish(c, err);
+    if (rc == 0 && c->nr)
+        rc = deliver(c, err);
+    return rc;
 }
 
 /* ----------------------------------------------------------------- values */
@@ -319,25 +429,44 @@ static int number_fast(const char *s, size_t len, double *out)
     return 1;
 }
 
+/* Trim spaces and tabs around a field. */
+static void trim(const char **s, size_t *len)
+{
+    while (*len > 0 && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+        (*len)--;
+}
+
+int mops_csv_missing(const char *s, size_t len)
+{
+    static const char *const missing[] = {"na", "n/a", "nan", "null", "none", "-nan"};
+    static const unsigned char lens[] = {2, 3, 3, 4, 4, 4};
+    /* The common case at once: a digit, or a long value without blanks
+     * around it, is present. */
+    if (len && ((s[0] >= '0' && s[0] <= '9') ||
+                (len > 4 && s[0] != ' ' && s[0] != '\t' && s[len - 1] != ' ' &&
+                 s[len - 1] != '\t')))
+        return 0;
+    trim(&s, &len);
+    if (len == 0)
+        return 1;
+    if (len <= 4)
+        for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
+            if (lens[i] == len && strncasecmp(s, missing[i], len) == 0)
+                return 1;
+    return 0;
+}
+
 int mops_csv_number(const char *s, size_t len, double *out)
 {
-    while (len > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        len--;
-    }
-    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-        len--;
-    static const char *const missing[] = {"na", "n/a", "nan", "null", "none", "-nan"};
-    if (len == 0) {
+    trim(&s, &len);
+    if (mops_csv_missing(s, len)) {
         *out = NAN;
         return 1;
     }
-    if (len <= 4)
-        for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
-            if (strlen(missing[i]) == len && strncasecmp(s, missing[i], len) == 0) {
-                *out = NAN;
-                return 1;
-            }
     if (number_fast(s, len, out))
         return 0;
     char buf[128];

@@ -2,7 +2,9 @@
  * csv.h — streaming CSV (RFC 4180) reading on Debian's libcsv, in constant
  * memory, with line numbers for messages; and quoting for writing fields.
  *
- * The reader pulls one record at a time from a FILE it does not own.
+ * The reader pulls one record at a time from a FILE it does not own, or,
+ * in push mode, takes the input in pieces as they arrive (an upload) and
+ * hands each record to a callback.
  * Quoted fields may hold commas, quotes ("") and line breaks; CRLF and LF
  * both end records; blank lines are skipped; a UTF-8 byte-order mark at the
  * start is dropped. Malformed quoting, an unterminated quote at the end,
@@ -42,10 +44,32 @@ mops_csv_t *mops_csv_open(FILE *f, const char *name);
  * for a read error) with a message naming the file and line. */
 int mops_csv_next(mops_csv_t *c, mops_csv_record_t *rec, mops_err_t *err);
 
+/* Push mode. fn gets each record as soon as it is complete (its texts are
+ * valid during the call only) and returns 0 to go on, or a negative
+ * MOPS_E* code with err filled to stop: mops_csv_push then returns it. */
+typedef int (*mops_csv_record_fn)(void *arg, const mops_csv_record_t *rec, mops_err_t *err);
+
+/* A reader fed by mops_csv_push; name is used in messages. Free it with
+ * mops_csv_close. */
+mops_csv_t *mops_csv_push_new(const char *name, mops_csv_record_fn fn, void *arg);
+
+/* Feed the next n bytes of input (any split, even inside a field or a
+ * UTF-8 character). Returns 0, fn's code, or an error as mops_csv_next
+ * does. After an error the reader is only good for mops_csv_close. */
+int mops_csv_push(mops_csv_t *c, const void *data, size_t n, mops_err_t *err);
+
+/* The input has ended: the last record (without a final line break) goes
+ * to fn; an unclosed quote is an error naming its line. */
+int mops_csv_push_end(mops_csv_t *c, mops_err_t *err);
+
 /* Bytes consumed from the input so far (for progress). */
 uint64_t mops_csv_bytes(const mops_csv_t *c);
 
 void mops_csv_close(mops_csv_t *c);
+
+/* True when a field stands for a missing value: empty or blank, or NA,
+ * N/A, NaN, -NaN, null, None in any case (surrounding spaces ignored). */
+int mops_csv_missing(const char *s, size_t len);
 
 /* Read a field as a number. Returns 0 and *out for a number, 1 for a
  * missing value (empty, NA, N/A, NaN, null, None in any case; *out is NaN),
