@@ -82,6 +82,20 @@ static const struct {
                          R_ADMIN | R_RISK},
     [AUTH_AUDIT_VERIFY] = {"audit.verify", "verify the whole audit chain", SCOPE_ANY_TEAM,
                            R_ADMIN | R_RISK},
+    [AUTH_DATASET_READ] = {"dataset.read",
+                           "see datasets, versions, schemas, profiles, suites, results, lineage",
+                           SCOPE_TEAM, AUTH_ROLES_ALL},
+    [AUTH_DATASET_WRITE] = {"dataset.write",
+                            "register datasets and versions, tag columns, edit suites, validate",
+                            SCOPE_TEAM, R_ADMIN | R_DS | R_MLE},
+    [AUTH_DATASET_CLASSIFY] = {"dataset.classify",
+                               "take a PII or sensitive tag off a dataset's column", SCOPE_TEAM,
+                               R_ADMIN | R_RISK},
+    [AUTH_DATASET_DOWNLOAD] = {"dataset.download", "download a dataset version's file",
+                               SCOPE_TEAM, R_ADMIN | R_DS | R_MLE | R_RISK},
+    [AUTH_DATASET_DOWNLOAD_PII] = {"dataset.download_pii",
+                                   "download or sample unmasked a version with PII columns",
+                                   SCOPE_TEAM, R_ADMIN | R_DS | R_RISK},
 };
 
 unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id)

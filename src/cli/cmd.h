@@ -29,6 +29,8 @@ typedef struct cli_cmd {
     {"model", "register, list, update and archive models", cmd_model},                           \
     {"version", "upload, list, download and alias model versions", cmd_version},                 \
     {"audit", "read and verify the audit trail", cmd_audit},                                     \
+    {"data", "register, profile, validate and download datasets", cmd_data},                     \
+    {"lineage", "trace data to models and deployments, and back", cmd_lineage},                  \
     {"predict", "score a CSV file with a model file, locally", cmd_predict},
 
 int cmd_server(int argc, char **argv);
@@ -40,6 +42,8 @@ int cmd_token(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_lineage(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 
 /* ------------------------------------------------------ subcommand groups */
@@ -71,7 +75,7 @@ int cli_getopt(int argc, char **argv, const struct option *opts, const char *gro
 enum { OPT_JSON = 1000, OPT_ALL, OPT_DELETE, OPT_ADMIN, OPT_NO_ADMIN, OPT_DISABLE, OPT_ENABLE,
        OPT_ARCHIVED, OPT_DATA, OPT_DB, OPT_EXPIRES_IN_DAYS, OPT_EXPIRES_AT, OPT_TOKEN_FILE,
        OPT_SOURCE_URI, OPT_SOURCE_COMMIT, OPT_FRAMEWORK_VERSION, OPT_PARAMS_FILE, OPT_DISPLAY,
-       OPT_PAGE_TOKEN };
+       OPT_PAGE_TOKEN, OPT_SCHEMA, OPT_COLUMN_TAG, OPT_DOT };
 
 /* For subcommands whose only option is --json: parse, then check that
  * between min and max positional arguments remain (from argv[optind]).

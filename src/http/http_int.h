@@ -95,6 +95,12 @@ int http_query_int(const http_req_t *req, const char *name, int64_t dflt, int64_
 int http_query_bool(const http_req_t *req, const char *name, int dflt, int *out,
                     mops_err_t *err);
 
+/* archived=false (the default) | true | any, as 0, 1, -1. */
+int http_query_archived(const http_req_t *req, int *out, mops_err_t *err);
+
+/* limit (1..1000, default 50) and page_token (an integer >= 0). */
+int http_query_page(const http_req_t *req, int *limit, int64_t *token, mops_err_t *err);
+
 /* Refuse query parameters not in allowed (NULL-terminated). */
 int http_query_check(const http_req_t *req, const char *const *allowed, mops_err_t *err);
 
@@ -124,5 +130,6 @@ extern const http_route_t http_routes_core[];
 extern const http_route_t http_routes_auth[];
 extern const http_route_t http_routes_registry[];
 extern const http_route_t http_routes_audit[];
+extern const http_route_t http_routes_data[];
 
 #endif

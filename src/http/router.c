@@ -20,6 +20,7 @@ static const http_route_t *const tables[] = {
     http_routes_auth,
     http_routes_registry,
     http_routes_audit,
+    http_routes_data,
 };
 
 /* Match one pattern against path; on success fill the request's params. */
@@ -228,6 +229,30 @@ int http_query_check(const http_req_t *req, const char *const *allowed, mops_err
                  b.data ? b.data : "none");
     mops_buf_release(&b);
     return MOPS_EINVAL;
+}
+
+int http_query_archived(const http_req_t *req, int *out, mops_err_t *err)
+{
+    const char *v = http_query(req, "archived");
+    if (!v || !strcmp(v, "false"))
+        *out = 0;
+    else if (!strcmp(v, "true"))
+        *out = 1;
+    else if (!strcmp(v, "any"))
+        *out = -1;
+    else
+        return mops_err_set(err, MOPS_EINVAL, "query parameter archived must be false, true or any");
+    return 0;
+}
+
+int http_query_page(const http_req_t *req, int *limit, int64_t *token, mops_err_t *err)
+{
+    int64_t l;
+    int rc = http_query_int(req, "limit", 50, 1, 1000, &l, err);
+    if (rc == 0)
+        rc = http_query_int(req, "page_token", 0, 0, INT64_MAX, token, err);
+    *limit = (int)l;
+    return rc;
 }
 
 void http_resp_json(http_resp_t *resp, int status, json_t *body)

@@ -14,31 +14,6 @@
 
 static const char *const no_query[] = {NULL};
 
-/* archived=false (default) | true | any */
-static int query_archived(const http_req_t *req, int *out, mops_err_t *err)
-{
-    const char *v = http_query(req, "archived");
-    if (!v || !strcmp(v, "false"))
-        *out = 0;
-    else if (!strcmp(v, "true"))
-        *out = 1;
-    else if (!strcmp(v, "any"))
-        *out = -1;
-    else
-        return mops_err_set(err, MOPS_EINVAL, "query parameter archived must be false, true or any");
-    return 0;
-}
-
-static int query_page(const http_req_t *req, int *limit, int64_t *token, mops_err_t *err)
-{
-    int64_t l;
-    int rc = http_query_int(req, "limit", 50, 1, 1000, &l, err);
-    if (rc == 0)
-        rc = http_query_int(req, "page_token", 0, 0, INT64_MAX, token, err);
-    *limit = (int)l;
-    return rc;
-}
-
 HTTP_JSON_HANDLER(model_create, 201, registry_model_create(&req->ctx, req->json, &out, err))
 HTTP_JSON_HANDLER(model_get, 200, registry_model_get(&req->ctx, TEAM, MODEL, &out, err))
 HTTP_JSON_HANDLER(model_update, 200, registry_model_update(&req->ctx, TEAM, MODEL, req->json, &out, err))
@@ -68,9 +43,9 @@ static int model_list(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     json_t *out = NULL;
     int rc = http_query_check(req, allowed, err);
     if (rc == 0)
-        rc = query_archived(req, &f.archived, err);
+        rc = http_query_archived(req, &f.archived, err);
     if (rc == 0)
-        rc = query_page(req, &f.limit, &f.after_id, err);
+        rc = http_query_page(req, &f.limit, &f.after_id, err);
     if (rc == 0)
         rc = registry_model_list(&req->ctx, &f, &out, err);
     if (rc == 0)
@@ -86,9 +61,9 @@ static int version_list(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     json_t *out = NULL;
     int rc = http_query_check(req, allowed, err);
     if (rc == 0)
-        rc = query_archived(req, &f.archived, err);
+        rc = http_query_archived(req, &f.archived, err);
     if (rc == 0)
-        rc = query_page(req, &f.limit, &f.before_number, err);
+        rc = http_query_page(req, &f.limit, &f.before_number, err);
     if (rc == 0)
         rc = registry_version_list(&req->ctx, TEAM, MODEL, &f, &out, err);
     if (rc == 0)

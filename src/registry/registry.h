@@ -97,6 +97,15 @@ int registry_version_update(const mops_ctx_t *ctx, const char *team, const char 
 int registry_version_archive(const mops_ctx_t *ctx, const char *team, const char *model,
                              const char *ref, json_t **out, mops_err_t *err);
 
+/* Model versions whose "dataset" field is exactly `dataset` (a canonical
+ * "dataset:TEAM/NAME@N" links a model to its training data), oldest first,
+ * in teams where the caller holds model.read: *out is a new array of
+ * {"team", "model", "version", "stage", "archived"}; *hidden (may be NULL)
+ * gets how many more there are in teams the caller cannot read. For
+ * lineage. */
+int registry_version_find_by_dataset(const mops_ctx_t *ctx, const char *dataset, json_t **out,
+                                     int64_t *hidden, mops_err_t *err);
+
 /* Open a version's artifact for download after checking the caller may and
  * that the bytes on disk still hash to the recorded SHA-256 (MOPS_ECORRUPT
  * otherwise). The caller owns *fd. */

@@ -510,3 +510,38 @@ int registry_version_open_artifact(const mops_ctx_t *ctx, const char *team, cons
     memcpy(sha256_hex, v.sha256, 65);
     return 0;
 }
+
+int registry_version_find_by_dataset(const mops_ctx_t *ctx, const char *dataset, json_t **out,
+                                     int64_t *hidden, mops_err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_query(ctx->db, &s, err,
+                         "SELECT t.name, m.name, v.number, v.stage, v.archived_at, m.team_id "
+                         "FROM versions v JOIN models m ON m.id = v.model_id "
+                         "JOIN teams t ON t.id = m.team_id WHERE v.dataset = ? ORDER BY v.id",
+                         "t", dataset);
+    if (rc != 0)
+        return rc;
+    json_t *a = json_array();
+    int64_t others = 0;
+    while ((rc = store_step(s, err)) == STORE_ROW) {
+        if (!auth_can(ctx->who, AUTH_MODEL_READ, store_col_int(s, 5))) {
+            others++;
+            continue;
+        }
+        json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:s, s:b}", "team",
+                                           store_col_text(s, 0), "model", store_col_text(s, 1),
+                                           "version", (json_int_t)store_col_int(s, 2), "stage",
+                                           store_col_text(s, 3), "archived",
+                                           !store_col_is_null(s, 4)));
+    }
+    store_finalize(s);
+    if (rc < 0) {
+        json_decref(a);
+        return rc;
+    }
+    *out = a;
+    if (hidden)
+        *hidden = others;
+    return 0;
+}
