@@ -4,9 +4,12 @@
 #
 #   bench/run.sh            every benchmark
 #   bench/run.sh runtime    only the runtime against XGBoost's C predictor
+#   bench/run.sh data       only dataset profiling (wc -l and Python's csv on
+#                           the same file for reference)
 #
 # Environment: BENCH_ROWS (100000), BENCH_TREES (500), BENCH_DEPTH (8),
-# BENCH_FEATURES (50), BENCH_REPEATS (5), BENCH_BIG_MB (100).
+# BENCH_FEATURES (50), BENCH_REPEATS (5), BENCH_BIG_MB (100),
+# BENCH_DATA_MB (300).
 set -eu
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -16,6 +19,7 @@ DEPTH=${BENCH_DEPTH:-8}
 FEATURES=${BENCH_FEATURES:-50}
 REPEATS=${BENCH_REPEATS:-5}
 BIG_MB=${BENCH_BIG_MB:-100}
+DATA_MB=${BENCH_DATA_MB:-300}
 OUT=build/bench
 what=${1:-all}
 
@@ -39,8 +43,30 @@ runtime_bench() {
     "$OUT/bench_runtime" "$data/model.json" "$data/rows.f32" "$ROWS" "$FEATURES" "$REPEATS" "$big"
 }
 
+data_bench() {
+    make -s MODE=release all
+    csv="$OUT/data-${DATA_MB}mb.csv"
+    if [ ! -f "$csv" ]; then
+        $PY bench/data/make_data.py "$csv" --mb "$DATA_MB"
+    fi
+    cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc \
+        $(pkg-config --cflags jansson libpq) -o "$OUT/bench_data" bench/data/bench_data.c \
+        build/release/libmops.a $(pkg-config --libs libmicrohttpd jansson sqlite3 libpq \
+        libcrypto libcurl yaml-0.1 libpcre2-8 libxxhash) -lcsv -lpthread -lm
+    echo "== data: profiling a ${DATA_MB} MB CSV on one core (target: 100 MB/s)"
+    echo "   CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
+    mb=$(stat -c %s "$csv")
+    t0=$(date +%s.%N); wc -l "$csv" >/dev/null; t1=$(date +%s.%N)
+    echo "$mb $t0 $t1" | awk '{printf "%-44s %7.1f MB/s\n", "reference: wc -l", $1 / ($3 - $2) / 1e6}'
+    $PY bench/data/py_csv.py "$csv"
+    mkdir -p "$OUT/work"
+    "$OUT/bench_data" "$csv" "$REPEATS" "$OUT/work"
+}
+
 mkdir -p "$OUT"
 case "$what" in
-runtime | all) runtime_bench ;;
-*) echo "bench/run.sh: unknown benchmark '$what' (runtime)" >&2; exit 2 ;;
+all) runtime_bench; data_bench ;;
+runtime) runtime_bench ;;
+data) data_bench ;;
+*) echo "bench/run.sh: unknown benchmark '$what' (runtime, data)" >&2; exit 2 ;;
 esac

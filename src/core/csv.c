@@ -444,11 +444,11 @@ int mops_csv_missing(const char *s, size_t len)
 {
     static const char *const missing[] = {"na", "n/a", "nan", "null", "none", "-nan"};
     static const unsigned char lens[] = {2, 3, 3, 4, 4, 4};
-    /* The common case at once: a digit, or a long value without blanks
-     * around it, is present. */
-    if (len && ((s[0] >= '0' && s[0] <= '9') ||
-                (len > 4 && s[0] != ' ' && s[0] != '\t' && s[len - 1] != ' ' &&
-                 s[len - 1] != '\t')))
+    /* The common case at once: every spelling of missing starts with n,
+     * N or -, and is at most four bytes long once blanks are trimmed. */
+    if (len && s[0] != ' ' && s[0] != '\t' &&
+        ((s[0] != 'n' && s[0] != 'N' && s[0] != '-') ||
+         (len > 4 && s[len - 1] != ' ' && s[len - 1] != '\t')))
         return 0;
     trim(&s, &len);
     if (len == 0)

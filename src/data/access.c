@@ -211,8 +211,13 @@ int data_column_tags_set(const mops_ctx_t *ctx, const char *team, const char *na
     if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0)
         return rc;
     if (!auth_can(ctx->who, AUTH_DATASET_CLASSIFY, d.team_id) &&
-        (rc = auth_require(ctx, AUTH_DATASET_WRITE, d.team_id, err)) != 0)
-        return rc;
+        (rc = auth_require(ctx, AUTH_DATASET_WRITE, d.team_id, err)) != 0) {
+        mops_err_t other;
+        auth_require(ctx, AUTH_DATASET_CLASSIFY, d.team_id, &other);
+        char first[MOPS_ERR_MSG_MAX];
+        snprintf(first, sizeof first, "%s", err ? err->msg : "");
+        return mops_err_set(err, rc, "%s; nor %s", first, other.msg);
+    }
     if ((rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0 ||
         (rc = mops_json_check(spec, "request body", tags_fields, err)) != 0)
         return rc;

@@ -163,13 +163,15 @@ static int header(dt_analyzer_t *a, const mops_csv_record_t *rec, mops_err_t *er
     return 0;
 }
 
-/* The types a present value fits, among those still possible, and its
- * numeric view under them. */
-static unsigned classify(const char *s, size_t n, unsigned possible, double *num)
+/* The types a present value fits, among those still possible, its
+ * numeric view under them and the kind it was read as. */
+static unsigned classify(const char *s, size_t n, unsigned possible, double *num,
+                         stats_kind_t *kind)
 {
     if (possible & (DT_INTEGER | DT_FLOAT)) {
         int64_t iv;
         double x;
+        *kind = STATS_KIND_FLOAT;
         if ((possible & DT_INTEGER) && dt_parse_int(s, n, &iv)) {
             *num = (double)iv;
             return DT_INTEGER | DT_FLOAT;
@@ -183,6 +185,7 @@ static unsigned classify(const char *s, size_t n, unsigned possible, double *num
         int b;
         if (dt_parse_bool(s, n, &b)) {
             *num = b;
+            *kind = STATS_KIND_BOOLEAN;
             return DT_BOOLEAN;
         }
     }
@@ -190,9 +193,11 @@ static unsigned classify(const char *s, size_t n, unsigned possible, double *num
         int64_t ms;
         if (n >= 10 && dt_parse_timestamp(s, n, &ms)) {
             *num = (double)ms;
+            *kind = STATS_KIND_TIMESTAMP;
             return DT_TIMESTAMP;
         }
     }
+    *kind = STATS_KIND_STRING;
     return 0;
 }
 
@@ -223,9 +228,10 @@ int dt_analyzer_record(dt_analyzer_t *a, const mops_csv_record_t *rec, mops_err_
         }
         c->present++;
         double num = NAN;
+        stats_kind_t kind = STATS_KIND_STRING;
         unsigned poss = c->possible;
         if (poss) {
-            unsigned lost = poss & ~classify(s, n, poss, &num);
+            unsigned lost = poss & ~classify(s, n, poss, &num, &kind);
             if (lost) {
                 for (int t = 0; t < 4; t++)
                     if (lost & (unsigned)type_bits[t]) {
@@ -234,10 +240,10 @@ int dt_analyzer_record(dt_analyzer_t *a, const mops_csv_record_t *rec, mops_err_
                     }
                 c->possible = poss & ~lost;
                 if (!c->possible)
-                    num = NAN;
+                    kind = STATS_KIND_STRING;
             }
         }
-        stats_column_add_hashed(c->prof, s, n, num, stats_hash(s, n));
+        stats_column_add_hashed(c->prof, kind, s, n, num, stats_hash(s, n));
         if (scan) {
             c->scanned++;
             unsigned m = dt_pii_detect(s, n);

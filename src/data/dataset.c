@@ -31,12 +31,13 @@ static int dataset_json(const mops_ctx_t *ctx, const dt_dataset_t *d, json_t **o
     store_stmt_t *s;
     int rc = store_query(
         ctx->db, &s, err,
-        "SELECT d.description, u.name, d.created_at, d.updated_at, d.archived_at, "
+        "SELECT d.description, COALESCE(u.name, 'system'), d.created_at, d.updated_at, "
+        "d.archived_at, "
         "d.suite_revision, "
         "(SELECT count(*) FROM dataset_versions v WHERE v.dataset_id = d.id), "
         "(SELECT max(number) FROM dataset_versions v WHERE v.dataset_id = d.id AND "
         "v.archived_at IS NULL) "
-        "FROM datasets d JOIN users u ON u.id = d.created_by WHERE d.id = ?",
+        "FROM datasets d LEFT JOIN users u ON u.id = d.created_by WHERE d.id = ?",
         "i", d->id);
     if (rc != 0)
         return rc;

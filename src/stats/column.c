@@ -118,8 +118,8 @@ void stats_column_add_missing(stats_column_t *c)
     c->missing++;
 }
 
-void stats_column_add_hashed(stats_column_t *c, const char *text, size_t len, double num,
-                             uint64_t hash)
+void stats_column_add_hashed(stats_column_t *c, stats_kind_t kind, const char *text,
+                             size_t len, double num, uint64_t hash)
 {
     c->count++;
     if (len < c->len_min)
@@ -127,28 +127,31 @@ void stats_column_add_hashed(stats_column_t *c, const char *text, size_t len, do
     if (len > c->len_max)
         c->len_max = len;
     c->len_sum += len;
-    if (isfinite(num)) {
-        moments_add(c, num);
-        stats_kll_add(c->kll, num);
-    } else if (isinf(num)) {
-        c->infinite++;
-    }
     stats_hll_add(c->hll, hash);
+    if (kind == STATS_KIND_STRING) {
+        stats_topk_add(c->topk, text, len, hash);
+        return;
+    }
     /* Top values are reported for text only: numbers, booleans and times
      * are summarised by their moments and quantiles, and skipping them here
      * is most of the profile's speed on numeric columns. A column that
      * turns out to be text after some numeric values counts them as
      * untracked, which widens its top values' stated error. */
-    if (isnan(num))
-        stats_topk_add(c->topk, text, len, hash);
-    else
-        c->untracked++;
+    c->untracked++;
+    if (isfinite(num)) {
+        moments_add(c, num);
+        if (kind != STATS_KIND_BOOLEAN)
+            stats_kll_add(c->kll, num);
+    } else if (isinf(num)) {
+        c->infinite++;
+    }
 }
 
 void stats_column_add(stats_column_t *c, const char *text, size_t len, double num)
 {
     uint64_t h = text ? stats_hash(text, len) : stats_hash_number(num);
-    stats_column_add_hashed(c, text ? text : "", text ? len : 0, num, h);
+    stats_column_add_hashed(c, isnan(num) ? STATS_KIND_STRING : STATS_KIND_FLOAT,
+                            text ? text : "", text ? len : 0, num, h);
 }
 
 int stats_column_merge(stats_column_t *c, const stats_column_t *o, mops_err_t *err)

@@ -200,14 +200,16 @@ stats_column_t *stats_column_new(void);
 void stats_column_free(stats_column_t *c);
 void stats_column_add_missing(stats_column_t *c);
 /* A present value: its text (for distinct and top values, and lengths)
- * and its numeric view num (the number; 0/1 for booleans; Unix ms for
- * timestamps), or NaN when it has none. Values are told apart by their
- * text; a NULL text (numbers only, as monitoring feeds features) by value. */
+ * and its numeric view num (the number), or NaN when it has none. Values
+ * are told apart by their text; a NULL text (numbers only, as monitoring
+ * feeds features) by value. */
 void stats_column_add(stats_column_t *c, const char *text, size_t len, double num);
-/* Same, with the identity hash (stats_hash of the text) computed by the
- * caller. */
-void stats_column_add_hashed(stats_column_t *c, const char *text, size_t len, double num,
-                             uint64_t hash);
+/* A present value as it was read: kind STRING (no numeric view; num is
+ * ignored), BOOLEAN (num 0 or 1: counted, not given quantiles), INTEGER,
+ * FLOAT or TIMESTAMP (num the number or Unix ms: moments and quantiles).
+ * hash is the identity the caller computed (stats_hash of the text). */
+void stats_column_add_hashed(stats_column_t *c, stats_kind_t kind, const char *text,
+                             size_t len, double num, uint64_t hash);
 int stats_column_merge(stats_column_t *c, const stats_column_t *o, mops_err_t *err);
 uint64_t stats_column_count(const stats_column_t *c);   /* values, missing included */
 uint64_t stats_column_missing(const stats_column_t *c);

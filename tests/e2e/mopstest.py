@@ -258,9 +258,10 @@ class Server:
     def state(self):
         """Everything the API shows an administrator, for before/after
         comparisons: teams with members, users, every user's tokens, models
-        and versions (archived too), the audit chain length; plus the files
-        in the artifact store. Fields that change by merely reading
-        (last_used_at) or with the clock (a token's state) are left out."""
+        and versions (archived too), datasets with their versions and suites,
+        the audit chain length; plus the files in the artifact store. Fields
+        that change by merely reading (last_used_at) or with the clock (a
+        token's state) are left out."""
         q = urllib.parse.quote
         teams = self.ok("GET", "/api/v1/teams")["items"]
         users = self.ok("GET", "/api/v1/users")["items"]
@@ -275,6 +276,13 @@ class Server:
             path = "/api/v1/models/%s/%s/versions?archived=any&limit=1000" % (
                 q(m["team"], safe=""), q(m["name"], safe=""))
             versions[m["team"] + "/" + m["name"]] = self.ok("GET", path)["items"]
+        datasets = self.ok("GET", "/api/v1/datasets?archived=any&limit=1000")["items"]
+        dversions = {}
+        for d in datasets:
+            path = "/api/v1/datasets/%s/%s" % (q(d["team"], safe=""), q(d["name"], safe=""))
+            dversions[d["team"] + "/" + d["name"]] = {
+                "versions": self.ok("GET", path + "/versions?archived=any&limit=1000")["items"],
+                "suite": self.ok("GET", path + "/suite")}
         verify = self.ok("GET", "/api/v1/audit/verify")
         assert verify["ok"], verify
         store = os.path.join(self.data_dir, "artifacts")
@@ -282,6 +290,7 @@ class Server:
                        for d, _, names in os.walk(store) for n in names)
         return {"teams": [self.ok("GET", "/api/v1/teams/" + q(t["name"], safe="")) for t in teams],
                 "users": users, "tokens": tokens, "models": models, "versions": versions,
+                "datasets": datasets, "dataset_versions": dversions,
                 "audit_entries": verify["entries"], "files": files}
 
     # ----------------------------------------------------------------- CLI

@@ -24,7 +24,10 @@ MODEL_PATH = "/api/v1/models/:team/:model"
 # each field it knows and which are required. Each bad body below differs
 # from the valid one in one way only, and the valid ones are sent last to
 # prove they are.
-STR, INT, BOOL, OBJ, STRS = "string", "integer", "boolean", "object", "strings"
+STR, INT, BOOL, OBJ, STRS, ARR = "string", "integer", "boolean", "object", "strings", "array"
+D = "/api/v1/datasets/fraud/d"
+DS_PATH = "/api/v1/datasets/:team/:dataset"
+DV_PATH = DS_PATH + "/versions/:version"
 JSON_ROUTES = {
     ("POST", "/api/v1/teams"): ("/api/v1/teams", {"name": "t-new", "description": "d"},
                                 {"name": STR, "description": STR}, ["name"]),
@@ -64,11 +67,40 @@ JSON_ROUTES = {
         {"description": STR, "tags": STRS}, []),
     ("PUT", MODEL_PATH + "/aliases/:alias"): (
         M + "/aliases/challenger", {"version": 1}, {"version": INT}, ["version"]),
+    ("POST", "/api/v1/datasets"): (
+        "/api/v1/datasets", {"team": "fraud", "name": "d-new", "description": "d", "tags": ["x"]},
+        {"team": STR, "name": STR, "description": STR, "tags": STRS}, ["team", "name"]),
+    ("PATCH", DS_PATH): (D, {"description": "d2", "tags": ["y"]},
+                         {"description": STR, "tags": STRS}, []),
+    ("POST", DS_PATH + "/versions"): (
+        D + "/versions", {"sha256": None, "description": "d", "source_uri": "s3://b/k.csv",
+                          "tags": ["t"], "schema": {"columns": [
+                              {"name": "a", "type": "integer", "nullable": False},
+                              {"name": "b", "type": "string"}]},
+                          "column_tags": {"b": ["pii:email"]}},
+        {"sha256": STR, "description": STR, "source_uri": STR, "tags": STRS, "schema": OBJ,
+         "column_tags": OBJ}, ["sha256"]),
+    ("PATCH", DV_PATH): (D + "/versions/1", {"description": "d", "tags": ["t"]},
+                         {"description": STR, "tags": STRS}, []),
+    ("PUT", DV_PATH + "/column-tags"): (D + "/versions/1/column-tags",
+                                        {"columns": {"b": ["pii:email"]}}, {"columns": OBJ},
+                                        ["columns"]),
+    ("PUT", DS_PATH + "/suite"): (
+        D + "/suite", {"expectations": [{"expectation_type": "expect_column_to_exist",
+                                         "kwargs": {"column": "a"}}],
+                       "name": "s", "expectation_suite_name": "s", "meta": {}},
+        {"expectations": ARR, "name": STR, "expectation_suite_name": STR, "meta": OBJ},
+        ["expectations"]),
+    ("POST", "/api/v1/lineage/links"): (
+        "/api/v1/lineage/links", {"model": "fraud/churn@1", "dataset": "dataset:fraud/d@1",
+                                  "relation": "validated-on", "detail": {"by": "test"}},
+        {"model": STR, "dataset": STR, "relation": STR, "detail": OBJ},
+        ["model", "dataset", "relation"]),
 }
 
 # Values of the wrong type for each expected type.
 WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
-         OBJ: ["x", [], None], STRS: ["x", [1], None, {}]}
+         OBJ: ["x", [], None], STRS: ["x", [1], None, {}], ARR: ["x", {}, None, 1]}
 
 # Names no team, user, model or alias may have.
 BAD_NAMES = ["../etc", "..", ".", "a/b", "a\\b", "a\nb", "a\rb", "a\tb", "a\x01b", "a\x7fb",
@@ -93,6 +125,17 @@ class World:
         srv.version("fraud", "churn", data=b"v2 bytes")
         self.beta_sha = srv.upload("beta", "bm", b"beta-only bytes")
         srv.ok("PUT", M + "/aliases/champion", {"version": 1})
+        # a dataset with a version (a, b), a suite and a validation; a file
+        # uploaded for the next version
+        srv.ok("POST", "/api/v1/datasets", {"team": "fraud", "name": "d"})
+        for data in (b"a,b\n1,x\n", b"a,b\n2,y\n"):
+            sha = srv.ok("POST", D + "/uploads", raw=data,
+                         content_type="application/octet-stream")["sha256"]
+            srv.ok("POST", D + "/versions", {"sha256": sha})
+        self.dsha = srv.ok("POST", D + "/uploads", raw=b"a,b\n3,z\n",
+                           content_type="application/octet-stream")["sha256"]
+        srv.ok("PUT", D + "/suite", {"expectations": []})
+        self.vid = srv.ok("POST", D + "/versions/1/validations")["id"]
 
     def targets(self):
         """A request for every route that succeeds as it stands (and, for
@@ -123,6 +166,27 @@ class World:
             ("DELETE", MODEL_PATH + "/aliases/:alias"): (M + "/aliases/champion", None, None),
             ("GET", "/api/v1/audit"): ("/api/v1/audit", None, None),
             ("GET", "/api/v1/audit/verify"): ("/api/v1/audit/verify", None, None),
+            ("GET", "/api/v1/datasets"): ("/api/v1/datasets", None, None),
+            ("GET", DS_PATH): (D, None, None),
+            ("POST", DS_PATH + "/archive"): (D + "/archive", None, None),
+            ("POST", DS_PATH + "/uploads"): (D + "/uploads", b"a,b\n4,w\n",
+                                             "application/octet-stream"),
+            ("GET", DS_PATH + "/versions"): (D + "/versions", None, None),
+            ("GET", DV_PATH): (D + "/versions/1", None, None),
+            ("POST", DV_PATH + "/archive"): (D + "/versions/2/archive", None, None),
+            ("GET", DV_PATH + "/data"): (D + "/versions/1/data", None, None),
+            ("GET", DV_PATH + "/sample"): (D + "/versions/1/sample", None, None),
+            ("GET", DV_PATH + "/profile"): (D + "/versions/1/profile", None, None),
+            ("GET", DV_PATH + "/diff"): (D + "/versions/2/diff", None, None),
+            ("GET", DS_PATH + "/suite"): (D + "/suite", None, None),
+            ("POST", DV_PATH + "/validations"): (D + "/versions/1/validations", None, None),
+            ("GET", DV_PATH + "/validations"): (D + "/versions/1/validations", None, None),
+            ("GET", DV_PATH + "/validations/:id"): (D + "/versions/1/validations/%d" % self.vid,
+                                                    None, None),
+            ("GET", "/api/v1/lineage/datasets/:team/:dataset/versions/:version"): (
+                "/api/v1/lineage/datasets/fraud/d/versions/1", None, None),
+            ("GET", "/api/v1/lineage/models/:team/:model/versions/:version"): (
+                "/api/v1/lineage/models/fraud/churn/versions/1", None, None),
         }
         for key, (path, body, _, _) in JSON_ROUTES.items():
             t[key] = (path, self.valid(key), "application/json")
@@ -132,6 +196,8 @@ class World:
         body = dict(JSON_ROUTES[key][1])
         if "artifact_sha256" in body:
             body["artifact_sha256"] = self.sha
+        if "sha256" in body:
+            body["sha256"] = self.dsha
         return body
 
 
@@ -345,6 +411,7 @@ class BadInput(mopstest.TestCase):
             ("POST", "/api/v1/models", {"team": "fraud", "name": "ok", "risk_tier": "low",
                                         "owner": "@"}, "owner"),
             ("PUT", M + "/aliases/@", {"version": 1}, "alias"),
+            ("POST", "/api/v1/datasets", {"team": "fraud", "name": "@"}, "dataset name"),
         ]
         lookups = [  # (method, path with @, body, what a 404 says)
             ("GET", "/api/v1/teams/@", None, "no team named"),
@@ -362,6 +429,10 @@ class BadInput(mopstest.TestCase):
             ("POST", "/api/v1/models", {"team": "@", "name": "ok", "risk_tier": "low"},
              "no team named"),
             ("POST", "/api/v1/tokens", {"name": "x", "user": "@"}, "no user named"),
+            ("GET", "/api/v1/datasets/fraud/@", None, "no dataset named"),
+            ("GET", "/api/v1/datasets/@/d", None, "no team named"),
+            ("GET", D + "/versions/@", None, "has no version"),
+            ("POST", D + "/versions/@/validations", None, "has no version"),
         ]
         for name in BAD_NAMES:
             for method, path, body, says in creates + lookups:
@@ -507,7 +578,9 @@ class BadInput(mopstest.TestCase):
                                   if isinstance(body, dict) else body, content_type=ctype,
                                   token=token)
                 self.refused(got, 400, "unknown query parameter", says)
-        lists = {"/api/v1/models": True, M + "/versions": True, "/api/v1/audit": False}
+        lists = {"/api/v1/models": True, M + "/versions": True, "/api/v1/audit": False,
+                 "/api/v1/datasets": True, D + "/versions": True,
+                 D + "/versions/1/validations": False}
         for path, has_archived in lists.items():
             bad = [("limit=0", "limit"), ("limit=abc", "limit"), ("limit=-1", "limit"),
                    ("limit=1001", "limit"), ("limit=", "limit"), ("limit", "limit"),

@@ -91,6 +91,7 @@ class World:
         srv.version("alpha", "m", data=b"second")
         srv.version("beta", "bm", data=b"beta artifact bytes")
         srv.ok("PUT", A + "/aliases/champion", {"version": 1})
+        data_world(self)
 
     def fresh(self, prefix):
         return "%s-%d" % (prefix, next(self.n))
@@ -118,7 +119,38 @@ def delete_alias(w, a):
     return Req("DELETE", A + "/aliases/tmp")
 
 
+D = "/api/v1/datasets/alpha/d"  # the dataset whose permissions are exercised
+DATA_BYTES = b"x,y\n5,6\n"
+SUITE = {"expectations": [{"expectation_type": "expect_column_to_exist",
+                           "kwargs": {"column": "x"}}]}
+
+
+def data_world(w):
+    """alpha/d: version 1 plain, 2 with a PII column, 3 to archive; a suite
+    and a validation of version 1; an uploaded file for new versions;
+    alpha/arch-d to archive; beta's own dataset."""
+    srv = w.srv
+    for team, name in (("alpha", "d"), ("alpha", "arch-d"), ("beta", "bd")):
+        srv.ok("POST", "/api/v1/datasets", {"team": team, "name": name})
+    for data in (b"x,y\n1,2\n", b"email,n\nann@example.com,1\nbob@example.org,2\n", b"x\n3\n"):
+        sha = srv.ok("POST", D + "/uploads", raw=data,
+                     content_type="application/octet-stream")["sha256"]
+        srv.ok("POST", D + "/versions", {"sha256": sha})
+    assert srv.ok("GET", D + "/versions/2")["pii_columns"] == ["email"]
+    w.dsha = srv.ok("POST", D + "/uploads", raw=DATA_BYTES,
+                    content_type="application/octet-stream")["sha256"]
+    srv.ok("PUT", D + "/suite", SUITE)
+    w.vid = srv.ok("POST", D + "/versions/1/validations")["id"]
+
+
+def take_pii_tag_off(w, a):
+    w.srv.ok("PUT", D + "/versions/1/column-tags", {"columns": {"y": [w.fresh("pii:t")]}})
+    return Req("PUT", D + "/versions/1/column-tags", {"columns": {"y": []}})
+
+
 MODEL_PATH = "/api/v1/models/:team/:model"
+DS_PATH = "/api/v1/datasets/:team/:dataset"
+DV_PATH = DS_PATH + "/versions/:version"
 # Every route of the API, by (method, pattern), with how to exercise it.
 # The test checks this table covers exactly the routes the server declares.
 EXPECT = {
@@ -192,6 +224,58 @@ EXPECT = {
         Case("alias.write", lambda w, a: Req("PUT", A + "/aliases/champion", {"version": 1}))],
     ("DELETE", MODEL_PATH + "/aliases/:alias"): [
         Case("alias.write", delete_alias)],
+    ("POST", "/api/v1/datasets"): [
+        Case("dataset.write", lambda w, a: Req("POST", "/api/v1/datasets", {
+            "team": "alpha", "name": w.fresh("ds")}))],
+    ("GET", "/api/v1/datasets"): [Case(None, lambda w, a: Req("GET", "/api/v1/datasets"))],
+    ("GET", DS_PATH): [Case("dataset.read", lambda w, a: Req("GET", D))],
+    ("PATCH", DS_PATH): [
+        Case("dataset.write", lambda w, a: Req("PATCH", D, {"description": w.fresh("d")}))],
+    ("POST", DS_PATH + "/archive"): [
+        Case("dataset.write", lambda w, a: Req("POST", "/api/v1/datasets/alpha/arch-d/archive"))],
+    ("POST", DS_PATH + "/uploads"): [
+        Case("dataset.write", lambda w, a: Req("POST", D + "/uploads", DATA_BYTES,
+                                               "application/octet-stream"))],
+    ("POST", DS_PATH + "/versions"): [
+        Case("dataset.write", lambda w, a: Req("POST", D + "/versions", {"sha256": w.dsha}))],
+    ("GET", DS_PATH + "/versions"): [
+        Case("dataset.read", lambda w, a: Req("GET", D + "/versions"))],
+    ("GET", DV_PATH): [Case("dataset.read", lambda w, a: Req("GET", D + "/versions/1"))],
+    ("PATCH", DV_PATH): [
+        Case("dataset.write", lambda w, a: Req("PATCH", D + "/versions/1",
+                                               {"description": w.fresh("d")}))],
+    ("POST", DV_PATH + "/archive"): [
+        Case("dataset.write", lambda w, a: Req("POST", D + "/versions/3/archive"))],
+    ("GET", DV_PATH + "/data"): [
+        Case("dataset.download", lambda w, a: Req("GET", D + "/versions/1/data")),
+        # a version with a PII column
+        Case("dataset.download_pii", lambda w, a: Req("GET", D + "/versions/2/data"))],
+    ("GET", DV_PATH + "/sample"): [
+        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/2/sample"))],
+    ("GET", DV_PATH + "/profile"): [
+        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/2/profile"))],
+    ("GET", DV_PATH + "/diff"): [
+        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/2/diff"))],
+    ("PUT", DV_PATH + "/column-tags"): [
+        Case("dataset.write", lambda w, a: Req("PUT", D + "/versions/1/column-tags",
+                                               {"columns": {"x": [w.fresh("t")]}})),
+        Case("dataset.classify", take_pii_tag_off)],
+    ("PUT", DS_PATH + "/suite"): [Case("dataset.write", lambda w, a: Req("PUT", D + "/suite",
+                                                                         SUITE))],
+    ("GET", DS_PATH + "/suite"): [Case("dataset.read", lambda w, a: Req("GET", D + "/suite"))],
+    ("POST", DV_PATH + "/validations"): [
+        Case("dataset.write", lambda w, a: Req("POST", D + "/versions/1/validations"))],
+    ("GET", DV_PATH + "/validations"): [
+        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/1/validations"))],
+    ("GET", DV_PATH + "/validations/:id"): [
+        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/1/validations/%d" % w.vid))],
+    ("GET", "/api/v1/lineage/datasets/:team/:dataset/versions/:version"): [
+        Case("dataset.read", lambda w, a: Req("GET", "/api/v1/lineage/datasets/alpha/d/versions/1"))],
+    ("GET", "/api/v1/lineage/models/:team/:model/versions/:version"): [
+        Case("model.read", lambda w, a: Req("GET", "/api/v1/lineage/models/alpha/m/versions/1"))],
+    ("POST", "/api/v1/lineage/links"): [
+        Case("version.write", lambda w, a: Req("POST", "/api/v1/lineage/links", {
+            "model": "alpha/m@1", "dataset": "dataset:alpha/d@1", "relation": "validated-on"}))],
     ("GET", "/api/v1/audit"): [Case(None, lambda w, a: Req("GET", "/api/v1/audit"))],
     ("GET", "/api/v1/audit/verify"): [
         Case("audit.verify", lambda w, a: Req("GET", "/api/v1/audit/verify"))],
@@ -391,8 +475,11 @@ class Permissions(mopstest.TestCase):
                 for ghost in ("zeta", "gamma"):  # no such team; a team without the outsider
                     fake = Req(req.method, re.sub(r"/alpha(?=/|$)", "/" + ghost, req.path),
                                req.body, req.content_type)
-                    if isinstance(req.body, dict) and req.body.get("team") == "alpha":
-                        fake.body = dict(req.body, team=ghost)
+                    if isinstance(req.body, dict):  # "team": "alpha", "alpha/m@1"...
+                        fake.body = {k: re.sub(r"^(dataset:)?alpha(?=/|$)",
+                                               lambda m: (m.group(1) or "") + ghost, v)
+                                     if isinstance(v, str) else v
+                                     for k, v in req.body.items()}
                     ref = send(srv, fake, token=outsider.token)
                     self.assertEqual(
                         (got[0], got[1]["error"]["message"].replace("alpha", ghost)),

@@ -182,7 +182,7 @@ class TestCsv(CliCase):
         err = self.csv_error("f0,f1,f2,f3\n1,2,3,4\n1,2\"x\",3,4\n")
         self.assertIn("line 3: malformed quoting", err)
         err = self.csv_error("f0,f1,f2,f3\n1,2,3,4\n1,\"2,3,4\n")
-        self.assertIn("line 4: a quoted field is not closed", err)
+        self.assertIn("line 3: a quoted field is not closed", err)  # where its record began
         err = self.csv_error("")
         self.assertIn("is empty", err)
         err = self.csv_error("a,b\n1,2\n")

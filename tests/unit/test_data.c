@@ -149,6 +149,7 @@ static void test_register(void **state)
     tu_fixture_t *f = *state;
     TU_SKIP(f);
     people_t p = setup(f);
+    make_dataset(&f->sys, "a", "by-the-system"); /* no user behind it */
     make_dataset(&p.ds, "a", "sales");
     json_t *v = must_register(&p.ds, "a", "sales", FILE1,
                               "\"description\":\"first\",\"source_uri\":\"s3://b/k.csv\","
@@ -263,6 +264,9 @@ static void test_register(void **state)
     data_dataset_filter_t df = {.limit = 50};
     TU_OK(data_dataset_list(&p.outsider, &df, &v, &tu_err_));
     assert_int_equal(json_array_size(json_object_get(v, "items")), 1); /* b/copy only */
+    json_decref(v);
+    TU_OK(data_dataset_get(&p.viewer, "a", "by-the-system", &v, &tu_err_));
+    assert_string_equal(json_string_value(json_object_get(v, "created_by")), "system");
     json_decref(v);
     TU_OK(data_dataset_archive(&p.ds, "a", "sales", &v, &tu_err_));
     json_decref(v);

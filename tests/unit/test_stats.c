@@ -626,8 +626,11 @@ static void test_column(void **state)
     /* booleans and timestamps */
     stats_column_t *bo = stats_column_new(), *ts = stats_column_new();
     for (int k = 0; k < 10; k++) {
-        stats_column_add(bo, k < 7 ? "true" : "false", k < 7 ? 4 : 5, k < 7);
-        stats_column_add(ts, "t", 1, 1700000000000.0 + k * 1000.0);
+        const char *word = k < 7 ? "true" : "false";
+        stats_column_add_hashed(bo, STATS_KIND_BOOLEAN, word, strlen(word), k < 7,
+                                stats_hash(word, strlen(word)));
+        stats_column_add_hashed(ts, STATS_KIND_TIMESTAMP, "t", 1, 1700000000000.0 + k * 1000.0,
+                                stats_hash("t", 1));
     }
     s = stats_column_summary(bo, STATS_KIND_BOOLEAN, 0);
     assert_int_equal(json_integer_value(json_object_get(s, "true")), 7);
