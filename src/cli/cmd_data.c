@@ -165,6 +165,24 @@ static int one(cli_client_t *c, const char *method, char *path, int json,
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
+/* GET every page of a list; print {"items"} as JSON or each item as a table
+ * row (table prints them all). */
+static int list(cli_client_t *c, const char *path, int json, void (*table)(const json_t *items))
+{
+    json_t *items = NULL;
+    mops_err_t err;
+    int more, rc = cli_get_pages(c, path, 1, &items, &more, &err);
+    if (rc == 0 && json) {
+        json_t *wrap = json_pack("{s:O}", "items", items);
+        cli_print_json(wrap);
+        json_decref(wrap);
+    } else if (rc == 0) {
+        table(items);
+    }
+    json_decref(items);
+    return rc ? cli_fail(&err) : CLI_OK;
+}
+
 /* ------------------------------------------------------------ datasets */
 
 static int parse_edit(int argc, char **argv, json_t *body, int *json, int min, int max)
@@ -221,6 +239,23 @@ static int data_create(cli_client_t *c, int argc, char **argv)
     return rc;
 }
 
+static void dataset_table(const json_t *items)
+{
+    cli_table_t *t = cli_table_new(5, "DATASET", "VERSIONS", "LATEST", "TAGS", "DESCRIPTION");
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        char name[140];
+        snprintf(name, sizeof name, "%s/%s", cli_cell(json_object_get(it, "team"), 0),
+                 cli_cell(json_object_get(it, "name"), 1));
+        cli_table_add(t, name, cli_cell(json_object_get(it, "versions"), 2),
+                      cli_cell(json_object_get(it, "latest_version"), 3),
+                      joined(json_object_get(it, "tags"), 0),
+                      cli_cell(json_object_get(it, "description"), 4));
+    }
+    cli_table_print(t);
+}
+
 static int data_list(cli_client_t *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"team", required_argument, NULL, 'T'},
@@ -253,31 +288,9 @@ static int data_list(cli_client_t *c, int argc, char **argv)
         mops_buf_printf(&q, "&tag=%s", e);
         free(e);
     }
-    json_t *items = NULL;
-    mops_err_t err;
-    int more, rc = cli_get_pages(c, q.data, 1, &items, &more, &err);
+    int rc = list(c, q.data, json, dataset_table);
     mops_buf_release(&q);
-    if (rc == 0 && json) {
-        json_t *wrap = json_pack("{s:O}", "items", items);
-        cli_print_json(wrap);
-        json_decref(wrap);
-    } else if (rc == 0) {
-        cli_table_t *t = cli_table_new(5, "DATASET", "VERSIONS", "LATEST", "TAGS", "DESCRIPTION");
-        size_t i;
-        json_t *it;
-        json_array_foreach(items, i, it) {
-            char name[140];
-            snprintf(name, sizeof name, "%s/%s", cli_cell(json_object_get(it, "team"), 0),
-                     cli_cell(json_object_get(it, "name"), 1));
-            cli_table_add(t, name, cli_cell(json_object_get(it, "versions"), 2),
-                          cli_cell(json_object_get(it, "latest_version"), 3),
-                          joined(json_object_get(it, "tags"), 0),
-                          cli_cell(json_object_get(it, "description"), 4));
-        }
-        cli_table_print(t);
-    }
-    json_decref(items);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return rc;
 }
 
 static int data_show(cli_client_t *c, int argc, char **argv)
@@ -467,6 +480,28 @@ static int data_register(cli_client_t *c, int argc, char **argv)
 
 /* ------------------------------------------------------------ versions */
 
+static void version_table(const json_t *items)
+{
+    cli_table_t *t = cli_table_new(7, "VERSION", "ROWS", "COLUMNS", "PII", "QUALITY", "CREATED",
+                                   "BY");
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        json_t *q = json_object_get(it, "quality");
+        char ncols[24];
+        snprintf(ncols, sizeof ncols, "%zu",
+                 json_array_size(json_object_get(json_object_get(it, "schema"), "columns")));
+        cli_table_add(t, cli_cell(json_object_get(it, "version"), 0),
+                      cli_cell(json_object_get(it, "rows"), 1), ncols,
+                      joined(json_object_get(it, "pii_columns"), 0),
+                      !json_is_object(q) ? "-"
+                      : json_is_true(json_object_get(q, "success")) ? "passed" : "failed",
+                      cli_time(json_object_get(it, "created_at"), 2),
+                      cli_cell(json_object_get(it, "created_by"), 3));
+    }
+    cli_table_print(t);
+}
+
 static int data_versions(cli_client_t *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"archived", no_argument, NULL, OPT_ARCHIVED},
@@ -488,37 +523,10 @@ static int data_versions(cli_client_t *c, int argc, char **argv)
         return CLI_USAGE;
     char *path = ds_path(&r, NULL, archived ? "/versions?limit=1000&archived=true"
                                             : "/versions?limit=1000");
-    json_t *items = NULL;
-    mops_err_t err;
-    int more, rc = cli_get_pages(c, path, 1, &items, &more, &err);
+    int rc = list(c, path, json, version_table);
     free(path);
-    if (rc == 0 && json) {
-        json_t *wrap = json_pack("{s:O}", "items", items);
-        cli_print_json(wrap);
-        json_decref(wrap);
-    } else if (rc == 0) {
-        cli_table_t *t = cli_table_new(7, "VERSION", "ROWS", "COLUMNS", "PII", "QUALITY",
-                                       "CREATED", "BY");
-        size_t i;
-        json_t *it;
-        json_array_foreach(items, i, it) {
-            json_t *q = json_object_get(it, "quality");
-            char ncols[24];
-            snprintf(ncols, sizeof ncols, "%zu",
-                     json_array_size(json_object_get(json_object_get(it, "schema"), "columns")));
-            cli_table_add(t, cli_cell(json_object_get(it, "version"), 0),
-                          cli_cell(json_object_get(it, "rows"), 1), ncols,
-                          joined(json_object_get(it, "pii_columns"), 0),
-                          !json_is_object(q) ? "-"
-                          : json_is_true(json_object_get(q, "success")) ? "passed" : "failed",
-                          cli_time(json_object_get(it, "created_at"), 2),
-                          cli_cell(json_object_get(it, "created_by"), 3));
-        }
-        cli_table_print(t);
-    }
-    json_decref(items);
     ref_release(&r);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return rc;
 }
 
 static int data_download(cli_client_t *c, int argc, char **argv)
@@ -852,6 +860,26 @@ static int data_validate(cli_client_t *c, int argc, char **argv)
     return rc ? cli_fail(&err) : failed ? CLI_FAIL : CLI_OK;
 }
 
+static void result_table(const json_t *items)
+{
+    cli_table_t *t = cli_table_new(6, "RESULT", "SUCCESS", "MET", "SUITE", "VALIDATED", "BY");
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        json_t *st = json_object_get(it, "statistics");
+        char met[48];
+        snprintf(met, sizeof met, "%s/%s",
+                 cli_cell(json_object_get(st, "successful_expectations"), 0),
+                 cli_cell(json_object_get(st, "evaluated_expectations"), 1));
+        cli_table_add(t, cli_cell(json_object_get(it, "id"), 2),
+                      cli_cell(json_object_get(it, "success"), 3), met,
+                      cli_cell(json_object_get(it, "suite_revision"), 4),
+                      cli_time(json_object_get(it, "validated_at"), 5),
+                      cli_cell(json_object_get(it, "run_by"), 6));
+    }
+    cli_table_print(t);
+}
+
 static int data_results(cli_client_t *c, int argc, char **argv)
 {
     int json;
@@ -868,36 +896,10 @@ static int data_results(cli_client_t *c, int argc, char **argv)
         return rc;
     }
     char *path = ds_path(&r, argv[optind + 1], "/validations?limit=1000");
-    json_t *items = NULL;
-    mops_err_t err;
-    int more;
-    rc = cli_get_pages(c, path, 1, &items, &more, &err);
+    rc = list(c, path, json, result_table);
     free(path);
-    if (rc == 0 && json) {
-        json_t *wrap = json_pack("{s:O}", "items", items);
-        cli_print_json(wrap);
-        json_decref(wrap);
-    } else if (rc == 0) {
-        cli_table_t *t = cli_table_new(6, "RESULT", "SUCCESS", "MET", "SUITE", "VALIDATED", "BY");
-        size_t i;
-        json_t *it;
-        json_array_foreach(items, i, it) {
-            json_t *st = json_object_get(it, "statistics");
-            char met[48];
-            snprintf(met, sizeof met, "%s/%s",
-                     cli_cell(json_object_get(st, "successful_expectations"), 0),
-                     cli_cell(json_object_get(st, "evaluated_expectations"), 1));
-            cli_table_add(t, cli_cell(json_object_get(it, "id"), 2),
-                          cli_cell(json_object_get(it, "success"), 3), met,
-                          cli_cell(json_object_get(it, "suite_revision"), 4),
-                          cli_time(json_object_get(it, "validated_at"), 5),
-                          cli_cell(json_object_get(it, "run_by"), 6));
-        }
-        cli_table_print(t);
-    }
-    json_decref(items);
     ref_release(&r);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return rc;
 }
 
 static const cli_sub_t subs[] = {

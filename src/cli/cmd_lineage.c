@@ -129,17 +129,48 @@ static void print_tree(const json_t *g, const char *id, int depth, int downstrea
     }
 }
 
-static int lineage_dataset(cli_client_t *c, int argc, char **argv)
+/* The text after the tree: what each graph adds. */
+static void print_dataset_extras(const json_t *g)
+{
+    json_t *prod = json_object_get(g, "production");
+    printf("\nmodels in stage %s that used this data: %s\n",
+           cli_cell(json_object_get(g, "stage"), 0), json_array_size(prod) ? "" : "none");
+    size_t i;
+    json_t *p;
+    json_array_foreach(prod, i, p)
+        printf("  %s (%s)\n", json_string_value(json_object_get(p, "id")),
+               cli_cell(json_object_get(p, "relations"), 0));
+    json_int_t hidden =
+        json_integer_value(json_object_get(json_object_get(g, "hidden"), "model_versions"));
+    if (hidden)
+        printf("  and %lld model version%s in teams you cannot see\n", (long long)hidden,
+               hidden == 1 ? "" : "s");
+}
+
+static void print_model_extras(const json_t *g)
+{
+    if (json_is_string(json_object_get(g, "dataset_field")))
+        printf("  dataset (not a dataset reference): %s\n",
+               json_string_value(json_object_get(g, "dataset_field")));
+    if (!json_array_size(json_object_get(g, "edges")))
+        printf("  no datasets linked (register the version with --dataset "
+               "dataset:TEAM/NAME@N)\n");
+}
+
+/* `lineage dataset` and `lineage model`: the graph around one version. */
+static int show_graph(cli_client_t *c, int argc, char **argv, int of_dataset)
 {
     int json, dot;
     const char *stage = NULL;
     char *team, *name;
-    if (parse_opts(argc, argv, &json, &dot, &stage) != 0)
+    if (parse_opts(argc, argv, &json, &dot, of_dataset ? &stage : NULL) != 0)
         return CLI_USAGE;
     if (cli_model_ref(argv[optind], &team, &name) != 0)
-        return cli_usage_error("\"%s\" is not TEAM/DATASET", argv[optind]);
+        return cli_usage_error("\"%s\" is not TEAM/%s", argv[optind],
+                               of_dataset ? "DATASET" : "MODEL");
     char *v = cli_escape(argv[optind + 1]), *s = stage ? cli_escape(stage) : NULL;
-    char *path = mops_xasprintf("/api/v1/lineage/datasets/%s/%s/versions/%s%s%s", team, name, v,
+    char *path = mops_xasprintf("/api/v1/lineage/%s/%s/%s/versions/%s%s%s",
+                                of_dataset ? "datasets" : "models", team, name, v,
                                 s ? "?stage=" : "", s ? s : "");
     json_t *out = NULL;
     mops_err_t err;
@@ -153,20 +184,10 @@ static int lineage_dataset(cli_client_t *c, int argc, char **argv)
         char line[400];
         describe(node_by_id(out, root), line, sizeof line);
         printf("%s\n", line);
-        print_tree(out, root, 1, 1);
-        json_t *prod = json_object_get(out, "production");
-        printf("\nmodels in stage %s that used this data: %s\n",
-               cli_cell(json_object_get(out, "stage"), 0), json_array_size(prod) ? "" : "none");
-        size_t i;
-        json_t *p;
-        json_array_foreach(prod, i, p)
-            printf("  %s (%s)\n", json_string_value(json_object_get(p, "id")),
-                   cli_cell(json_object_get(p, "relations"), 0));
-        json_int_t hidden = json_integer_value(
-            json_object_get(json_object_get(out, "hidden"), "model_versions"));
-        if (hidden)
-            printf("  and %lld model version%s in teams you cannot see\n", (long long)hidden,
-                   hidden == 1 ? "" : "s");
+        if (!of_dataset)
+            print_tree(out, root, 1, 0); /* the data upstream */
+        print_tree(out, root, 1, 1);     /* models, deployments downstream */
+        (of_dataset ? print_dataset_extras : print_model_extras)(out);
         if (!json_is_true(json_object_get(out, "deployments_known")))
             printf("(deployments: not known to this server)\n");
     }
@@ -179,45 +200,14 @@ static int lineage_dataset(cli_client_t *c, int argc, char **argv)
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
+static int lineage_dataset(cli_client_t *c, int argc, char **argv)
+{
+    return show_graph(c, argc, argv, 1);
+}
+
 static int lineage_model(cli_client_t *c, int argc, char **argv)
 {
-    int json, dot;
-    char *team, *model;
-    if (parse_opts(argc, argv, &json, &dot, NULL) != 0)
-        return CLI_USAGE;
-    if (cli_model_ref(argv[optind], &team, &model) != 0)
-        return cli_usage_error("\"%s\" is not TEAM/MODEL", argv[optind]);
-    char *v = cli_escape(argv[optind + 1]);
-    char *path = mops_xasprintf("/api/v1/lineage/models/%s/%s/versions/%s", team, model, v);
-    json_t *out = NULL;
-    mops_err_t err;
-    int rc = cli_request(c, "GET", path, NULL, &out, &err);
-    if (rc == 0 && json) {
-        cli_print_json(out);
-    } else if (rc == 0 && dot) {
-        print_dot(out);
-    } else if (rc == 0) {
-        const char *root = json_string_value(json_object_get(out, "root"));
-        char line[400];
-        describe(node_by_id(out, root), line, sizeof line);
-        printf("%s\n", line);
-        print_tree(out, root, 1, 0); /* the data upstream */
-        print_tree(out, root, 1, 1); /* the deployments downstream */
-        if (json_is_string(json_object_get(out, "dataset_field")))
-            printf("  dataset (not a dataset reference): %s\n",
-                   json_string_value(json_object_get(out, "dataset_field")));
-        if (!json_array_size(json_object_get(out, "edges")))
-            printf("  no datasets linked (register the version with --dataset "
-                   "dataset:TEAM/NAME@N)\n");
-        if (!json_is_true(json_object_get(out, "deployments_known")))
-            printf("(deployments: not known to this server)\n");
-    }
-    json_decref(out);
-    free(path);
-    free(v);
-    free(team);
-    free(model);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return show_graph(c, argc, argv, 0);
 }
 
 static int lineage_link(cli_client_t *c, int argc, char **argv)

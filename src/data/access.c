@@ -39,8 +39,7 @@ int data_version_open(const mops_ctx_t *ctx, const char *team, const char *name,
     dt_version_t v;
     json_t *restricted = NULL;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0 ||
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &d, &v, err)) != 0 ||
         (rc = dt_restricted_columns(ctx, v.id, &restricted, err)) != 0)
         return rc;
     /* A version with restricted columns takes dataset.download_pii (whose
@@ -90,8 +89,7 @@ int data_version_sample(const mops_ctx_t *ctx, const char *team, const char *nam
     json_t *restricted = NULL;
     FILE *f = NULL;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0)
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &d, &v, err)) != 0)
         return rc;
     if (rows < 1 || rows > 1000)
         return mops_err_set(err, MOPS_EINVAL, "rows must be from 1 to 1000");
@@ -224,16 +222,8 @@ int data_column_tags_set(const mops_ctx_t *ctx, const char *team, const char *na
     json_t *cols = json_object_get(spec, "columns");
     json_t *schema = NULL, *removed = json_array();
     int changes = 0; /* tags added, or unrestricted ones taken off */
-    store_stmt_t *s;
-    if ((rc = store_query(ctx->db, &s, err, "SELECT schema FROM dataset_versions WHERE id = ?",
-                          "i", v.id)) != 0)
+    if ((rc = dt_version_doc(ctx, v.id, "schema", &schema, err)) != 0)
         goto out;
-    if ((rc = store_step(s, err)) == STORE_ROW)
-        schema = json_loads(store_col_text(s, 0), 0, NULL);
-    store_finalize(s);
-    if (rc < 0)
-        goto out;
-    rc = 0;
     const char *col;
     json_t *tags;
     json_object_foreach(cols, col, tags) {

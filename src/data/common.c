@@ -137,13 +137,76 @@ int dt_version_resolve(const mops_ctx_t *ctx, const dt_dataset_t *d, const char 
     return rc < 0 ? rc : 0;
 }
 
+int dt_resolve(const mops_ctx_t *ctx, const char *team, const char *name, const char *ref,
+               auth_perm_t perm, dt_dataset_t *d, dt_version_t *v, mops_err_t *err)
+{
+    int rc = dt_dataset_resolve(ctx, team, name, perm, d, err);
+    return rc ? rc : dt_version_resolve(ctx, d, ref, v, err);
+}
+
 int dt_ref_resolve(const mops_ctx_t *ctx, const data_ref_t *ref, auth_perm_t perm,
                    dt_dataset_t *d, dt_version_t *v, mops_err_t *err)
 {
     char num[24];
     snprintf(num, sizeof num, "%lld", (long long)ref->version);
-    int rc = dt_dataset_resolve(ctx, ref->team, ref->name, perm, d, err);
-    return rc ? rc : dt_version_resolve(ctx, d, num, v, err);
+    return dt_resolve(ctx, ref->team, ref->name, num, perm, d, v, err);
+}
+
+int dt_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, dt_item_fn item, const void *arg,
+            json_t **out, mops_err_t *err)
+{
+    /* Collect the page first: item runs queries of its own. */
+    int64_t *rows = mops_arena_alloc(ctx->arena, sizeof *rows * (size_t)(limit + 1) * 2);
+    int n = 0, rc;
+    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit) {
+        rows[2 * n] = store_col_int(s, 0);
+        rows[2 * n + 1] = store_col_int(s, 1);
+        n++;
+    }
+    store_finalize(s);
+    if (rc < 0)
+        return rc;
+    int more = n > limit;
+    if (more)
+        n = limit;
+    json_t *items = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o;
+        if ((rc = item(ctx, arg, rows[2 * i], &o, err)) != 0) {
+            json_decref(items);
+            return rc;
+        }
+        json_array_append_new(items, o);
+    }
+    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
+                     more ? json_sprintf("%lld", (long long)rows[2 * (n - 1) + 1]) : json_null());
+    return 0;
+}
+
+const mops_json_field_t dt_update_fields[] = {
+    {"description", MOPS_JSON_STRING, 0},
+    {"tags", MOPS_JSON_STRING_ARRAY, 0},
+    {NULL, 0, 0},
+};
+
+int dt_version_doc(const mops_ctx_t *ctx, int64_t version_id, const char *column, json_t **out,
+                   mops_err_t *err)
+{
+    char sql[120];
+    snprintf(sql, sizeof sql, "SELECT %s FROM dataset_versions WHERE id = ?", column);
+    store_stmt_t *s;
+    int rc = store_query(ctx->db, &s, err, sql, "i", version_id);
+    if (rc != 0)
+        return rc;
+    if ((rc = store_step(s, err)) == STORE_ROW) {
+        *out = json_loads(store_col_text(s, 0), 0, NULL);
+        if (!*out)
+            rc = mops_err_set(err, MOPS_ECORRUPT, "a dataset version's %s is unreadable", column);
+    } else if (rc == STORE_DONE) {
+        rc = mops_err_set(err, MOPS_ENOTFOUND, "version vanished");
+    }
+    store_finalize(s);
+    return rc < 0 ? rc : 0;
 }
 
 const char *dt_target(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t number)

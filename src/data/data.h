@@ -152,9 +152,10 @@ int data_version_sample(const mops_ctx_t *ctx, const char *team, const char *nam
                         const char *ref, int64_t rows, json_t **out, mops_err_t *err);
 
 /* Open a version's file for download after checking the caller may
- * (dataset.download; and dataset.download_pii when any column has a PII
- * tag) and that the bytes still hash to the recorded SHA-256 (MOPS_ECORRUPT
- * otherwise). Every download is audited. The caller owns *fd. */
+ * (dataset.download; dataset.download_pii instead when a column carries a
+ * restricted tag) and that the bytes still hash to the recorded SHA-256
+ * (MOPS_ECORRUPT otherwise). Every download is audited, with the
+ * restricted columns it carries. The caller owns *fd. */
 int data_version_open(const mops_ctx_t *ctx, const char *team, const char *name,
                       const char *ref, int *fd, int64_t *size, char sha256_hex[65],
                       mops_err_t *err);

@@ -42,6 +42,10 @@ typedef struct dt_version {
 int dt_version_resolve(const mops_ctx_t *ctx, const dt_dataset_t *d, const char *ref,
                        dt_version_t *out, mops_err_t *err);
 
+/* Resolve team/name (perm checked) and its version ref. */
+int dt_resolve(const mops_ctx_t *ctx, const char *team, const char *name, const char *ref,
+               auth_perm_t perm, dt_dataset_t *d, dt_version_t *v, mops_err_t *err);
+
 /* Resolve a canonical reference: dataset (perm checked) and version. */
 int dt_ref_resolve(const mops_ctx_t *ctx, const data_ref_t *ref, auth_perm_t perm,
                    dt_dataset_t *d, dt_version_t *v, mops_err_t *err);
@@ -50,6 +54,23 @@ int dt_ref_resolve(const mops_ctx_t *ctx, const data_ref_t *ref, auth_perm_t per
 const char *dt_target(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t number);
 /* "dataset:team/name@N" in the arena. */
 const char *dt_ref_text(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t number);
+
+/* A page of a list: s returns (id, page key) rows in the list's order, at
+ * most limit + 1; item turns an id into its JSON. *out: {"items",
+ * "next_page_token"} (the last item's key when rows are left). Finalizes
+ * s whatever happens. */
+typedef int (*dt_item_fn)(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
+                          mops_err_t *err);
+int dt_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, dt_item_fn item, const void *arg,
+            json_t **out, mops_err_t *err);
+
+/* The fields of a dataset's or a version's update: description, tags. */
+#include "core/json.h"
+extern const mops_json_field_t dt_update_fields[];
+
+/* A JSON column (schema, profile, schema_changes) of a version row. */
+int dt_version_doc(const mops_ctx_t *ctx, int64_t version_id, const char *column, json_t **out,
+                   mops_err_t *err);
 
 /* Commit when rc is 0, roll back otherwise; the final code. */
 int dt_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err);

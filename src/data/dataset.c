@@ -19,12 +19,6 @@ static const mops_json_field_t create_fields[] = {
     {NULL, 0, 0},
 };
 
-static const mops_json_field_t update_fields[] = {
-    {"description", MOPS_JSON_STRING, 0},
-    {"tags", MOPS_JSON_STRING_ARRAY, 0},
-    {NULL, 0, 0},
-};
-
 static int dataset_json(const mops_ctx_t *ctx, const dt_dataset_t *d, json_t **out,
                         mops_err_t *err)
 {
@@ -113,13 +107,37 @@ int data_dataset_get(const mops_ctx_t *ctx, const char *team, const char *name, 
     return rc ? rc : dataset_json(ctx, &d, out, err);
 }
 
+/* A dataset's JSON by id, for lists. */
+static int dataset_by_id(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
+                         mops_err_t *err)
+{
+    (void)arg;
+    store_stmt_t *s;
+    int rc = store_query(ctx->db, &s, err,
+                         "SELECT d.team_id, t.name, d.name FROM datasets d JOIN teams t ON "
+                         "t.id = d.team_id WHERE d.id = ?",
+                         "i", id);
+    if (rc != 0)
+        return rc;
+    dt_dataset_t d = {.id = id};
+    if ((rc = store_step(s, err)) == STORE_ROW) {
+        d.team_id = store_col_int(s, 0);
+        d.team = mops_arena_strdup(ctx->arena, store_col_text(s, 1));
+        d.name = mops_arena_strdup(ctx->arena, store_col_text(s, 2));
+    }
+    store_finalize(s);
+    if (rc != STORE_ROW)
+        return rc < 0 ? rc : mops_err_set(err, MOPS_ENOTFOUND, "dataset vanished");
+    return dataset_json(ctx, &d, out, err);
+}
+
 int data_dataset_list(const mops_ctx_t *ctx, const data_dataset_filter_t *f, json_t **out,
                       mops_err_t *err)
 {
     int limit = f->limit > 0 && f->limit <= 1000 ? f->limit : 50;
     store_sql_t q;
-    store_sql_init(&q, "SELECT d.id, d.team_id, t.name, d.name FROM datasets d "
-                       "JOIN teams t ON t.id = d.team_id WHERE ");
+    store_sql_init(&q, "SELECT d.id, d.id FROM datasets d JOIN teams t ON t.id = d.team_id "
+                       "WHERE ");
     auth_sql_team_filter(ctx, AUTH_DATASET_READ, "d.team_id", &q);
     if (f->after_id > 0)
         store_sql_add(&q, " AND d.id > ?", "i", f->after_id);
@@ -139,35 +157,7 @@ int data_dataset_list(const mops_ctx_t *ctx, const data_dataset_filter_t *f, jso
     store_stmt_t *s;
     int rc = store_sql_query(ctx->db, &q, &s, err);
     store_sql_release(&q);
-    if (rc != 0)
-        return rc;
-    dt_dataset_t *rows = mops_arena_alloc(ctx->arena, sizeof *rows * (size_t)(limit + 1));
-    int n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit) {
-        rows[n].id = store_col_int(s, 0);
-        rows[n].team_id = store_col_int(s, 1);
-        rows[n].team = mops_arena_strdup(ctx->arena, store_col_text(s, 2));
-        rows[n].name = mops_arena_strdup(ctx->arena, store_col_text(s, 3));
-        n++;
-    }
-    store_finalize(s);
-    if (rc < 0)
-        return rc;
-    int more = n > limit;
-    if (more)
-        n = limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o;
-        if ((rc = dataset_json(ctx, &rows[i], &o, err)) != 0) {
-            json_decref(items);
-            return rc;
-        }
-        json_array_append_new(items, o);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                     more ? json_sprintf("%lld", (long long)rows[n - 1].id) : json_null());
-    return 0;
+    return rc ? rc : dt_page(ctx, s, limit, dataset_by_id, NULL, out, err);
 }
 
 int data_dataset_update(const mops_ctx_t *ctx, const char *team, const char *name,
@@ -175,7 +165,7 @@ int data_dataset_update(const mops_ctx_t *ctx, const char *team, const char *nam
 {
     dt_dataset_t d;
     int rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_WRITE, &d, err);
-    if (rc != 0 || (rc = mops_json_check(spec, "request body", update_fields, err)) != 0)
+    if (rc != 0 || (rc = mops_json_check(spec, "request body", dt_update_fields, err)) != 0)
         return rc;
     const char *desc = mops_json_str(spec, "description", NULL);
     json_t *tags = json_object_get(spec, "tags");

@@ -255,8 +255,7 @@ int data_lineage_dataset(const mops_ctx_t *ctx, const char *team, const char *na
     graph_t g;
     graph_init(&g);
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0 ||
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &d, &v, err)) != 0 ||
         (rc = dataset_node(ctx, &d, &v, &root, err)) != 0)
         goto out;
     const char *rid = dt_ref_text(ctx, &d, v.number);
@@ -590,13 +589,7 @@ int data_version_sketches(const mops_ctx_t *ctx, const data_ref_t *ref, json_t *
     if (!sk)
         return mops_err_set(err, MOPS_ECORRUPT, "the sketches of sha256:%s are unreadable",
                             v.sha256);
-    if ((rc = store_query(ctx->db, &s, err, "SELECT schema FROM dataset_versions WHERE id = ?",
-                          "i", v.id)) == 0) {
-        if ((rc = store_step(s, err)) == STORE_ROW)
-            schema = json_loads(store_col_text(s, 0), 0, NULL);
-        store_finalize(s);
-        rc = rc < 0 ? rc : 0;
-    }
+    rc = dt_version_doc(ctx, v.id, "schema", &schema, err);
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(sk, "columns"), i, c) {

@@ -115,8 +115,7 @@ int data_validation_run(const mops_ctx_t *ctx, const char *team, const char *nam
     int64_t revision = 0, rows = 0, id = 0;
     FILE *f = NULL;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_WRITE, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0 ||
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_WRITE, &d, &v, err)) != 0 ||
         (rc = current_suite(ctx, &d, &revision, &expectations, err)) != 0)
         return rc;
     store_stmt_t *s;
@@ -166,47 +165,36 @@ out:
     return rc;
 }
 
+typedef struct result_arg {
+    dt_dataset_t d;
+    dt_version_t v;
+} result_arg_t;
+
+static int result_item(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
+                       mops_err_t *err)
+{
+    const result_arg_t *a = arg;
+    return result_json(ctx, &a->d, &a->v, id, 0, out, err);
+}
+
 int data_validation_list(const mops_ctx_t *ctx, const char *team, const char *name,
                          const char *ref, int64_t before_id, int limit, json_t **out,
                          mops_err_t *err)
 {
-    dt_dataset_t d;
-    dt_version_t v;
-    int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0)
+    result_arg_t a;
+    int rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &a.d, &a.v, err);
+    if (rc != 0)
         return rc;
     if (limit < 1 || limit > 1000)
         limit = 50;
     store_stmt_t *s;
     if ((rc = store_query(ctx->db, &s, err,
-                          "SELECT id FROM dataset_validations WHERE version_id = ? AND id < ? "
+                          "SELECT id, id FROM dataset_validations WHERE version_id = ? AND id < ? "
                           "ORDER BY id DESC LIMIT ?",
-                          "iii", v.id, before_id > 0 ? before_id : INT64_MAX,
+                          "iii", a.v.id, before_id > 0 ? before_id : INT64_MAX,
                           (int64_t)limit + 1)) != 0)
         return rc;
-    int64_t *ids = mops_arena_alloc(ctx->arena, sizeof *ids * (size_t)(limit + 1));
-    int n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit)
-        ids[n++] = store_col_int(s, 0);
-    store_finalize(s);
-    if (rc < 0)
-        return rc;
-    int more = n > limit;
-    if (more)
-        n = limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o;
-        if ((rc = result_json(ctx, &d, &v, ids[i], 0, &o, err)) != 0) {
-            json_decref(items);
-            return rc;
-        }
-        json_array_append_new(items, o);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                     more ? json_sprintf("%lld", (long long)ids[n - 1]) : json_null());
-    return 0;
+    return dt_page(ctx, s, limit, result_item, &a, out, err);
 }
 
 int data_validation_get(const mops_ctx_t *ctx, const char *team, const char *name,
@@ -215,8 +203,7 @@ int data_validation_get(const mops_ctx_t *ctx, const char *team, const char *nam
     dt_dataset_t d;
     dt_version_t v;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0)
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &d, &v, err)) != 0)
         return rc;
     return result_json(ctx, &d, &v, id, 1, out, err);
 }

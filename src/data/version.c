@@ -23,12 +23,6 @@ static const mops_json_field_t create_fields[] = {
     {NULL, 0, 0},
 };
 
-static const mops_json_field_t update_fields[] = {
-    {"description", MOPS_JSON_STRING, 0},
-    {"tags", MOPS_JSON_STRING_ARRAY, 0},
-    {NULL, 0, 0},
-};
-
 static const mops_json_field_t schema_fields[] = {
     {"columns", MOPS_JSON_ARRAY, 1},
     {NULL, 0, 0},
@@ -552,10 +546,14 @@ int data_version_get(const mops_ctx_t *ctx, const char *team, const char *name,
 {
     dt_dataset_t d;
     dt_version_t v;
-    int rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err);
-    if (rc == 0)
-        rc = dt_version_resolve(ctx, &d, ref, &v, err);
+    int rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &d, &v, err);
     return rc ? rc : dt_version_json(ctx, &d, v.id, out, err);
+}
+
+static int version_item(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
+                        mops_err_t *err)
+{
+    return dt_version_json(ctx, arg, id, out, err);
 }
 
 int data_version_list(const mops_ctx_t *ctx, const char *team, const char *name,
@@ -579,33 +577,7 @@ int data_version_list(const mops_ctx_t *ctx, const char *team, const char *name,
     store_stmt_t *s;
     rc = store_sql_query(ctx->db, &q, &s, err);
     store_sql_release(&q);
-    if (rc != 0)
-        return rc;
-    int64_t *ids = mops_arena_alloc(ctx->arena, sizeof *ids * (size_t)(limit + 1) * 2);
-    int n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit) {
-        ids[2 * n] = store_col_int(s, 0);
-        ids[2 * n + 1] = store_col_int(s, 1);
-        n++;
-    }
-    store_finalize(s);
-    if (rc < 0)
-        return rc;
-    int more = n > limit;
-    if (more)
-        n = limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o;
-        if ((rc = dt_version_json(ctx, &d, ids[2 * i], &o, err)) != 0) {
-            json_decref(items);
-            return rc;
-        }
-        json_array_append_new(items, o);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                     more ? json_sprintf("%lld", (long long)ids[2 * (n - 1) + 1]) : json_null());
-    return 0;
+    return rc ? rc : dt_page(ctx, s, limit, version_item, &d, out, err);
 }
 
 /* ------------------------------------------------------------ changes */
@@ -616,9 +588,8 @@ int data_version_update(const mops_ctx_t *ctx, const char *team, const char *nam
     dt_dataset_t d;
     dt_version_t v;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_WRITE, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0 ||
-        (rc = mops_json_check(spec, "request body", update_fields, err)) != 0)
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_WRITE, &d, &v, err)) != 0 ||
+        (rc = mops_json_check(spec, "request body", dt_update_fields, err)) != 0)
         return rc;
     const char *desc = mops_json_str(spec, "description", NULL);
     json_t *tags = json_object_get(spec, "tags");
@@ -650,8 +621,7 @@ int data_version_archive(const mops_ctx_t *ctx, const char *team, const char *na
     dt_dataset_t d;
     dt_version_t v;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_WRITE, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0)
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_WRITE, &d, &v, err)) != 0)
         return rc;
     if (!v.archived) {
         if ((rc = store_begin(ctx->db, err)) != 0)
@@ -671,27 +641,6 @@ int data_version_archive(const mops_ctx_t *ctx, const char *team, const char *na
 
 /* ------------------------------------------------------------ profile, diff */
 
-/* A text column of one version row. */
-static int version_text(const mops_ctx_t *ctx, int64_t version_id, const char *column,
-                        json_t **out, mops_err_t *err)
-{
-    char sql[120];
-    snprintf(sql, sizeof sql, "SELECT %s FROM dataset_versions WHERE id = ?", column);
-    store_stmt_t *s;
-    int rc = store_query(ctx->db, &s, err, sql, "i", version_id);
-    if (rc != 0)
-        return rc;
-    if ((rc = store_step(s, err)) == STORE_ROW) {
-        *out = json_loads(store_col_text(s, 0), 0, NULL);
-        if (!*out)
-            rc = mops_err_set(err, MOPS_ECORRUPT, "a dataset version's %s is unreadable", column);
-    } else if (rc == STORE_DONE) {
-        rc = mops_err_set(err, MOPS_ENOTFOUND, "version vanished");
-    }
-    store_finalize(s);
-    return rc < 0 ? rc : 0;
-}
-
 int data_version_profile(const mops_ctx_t *ctx, const char *team, const char *name,
                          const char *ref, json_t **out, mops_err_t *err)
 {
@@ -699,9 +648,8 @@ int data_version_profile(const mops_ctx_t *ctx, const char *team, const char *na
     dt_version_t v;
     json_t *profile = NULL, *restricted = NULL;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0 ||
-        (rc = version_text(ctx, v.id, "profile", &profile, err)) != 0 ||
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &d, &v, err)) != 0 ||
+        (rc = dt_version_doc(ctx, v.id, "profile", &profile, err)) != 0 ||
         (rc = dt_restricted_columns(ctx, v.id, &restricted, err)) != 0) {
         json_decref(profile);
         return rc;
@@ -720,8 +668,7 @@ int data_version_diff(const mops_ctx_t *ctx, const char *team, const char *name,
     dt_dataset_t d;
     dt_version_t v, a;
     int rc;
-    if ((rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_READ, &d, err)) != 0 ||
-        (rc = dt_version_resolve(ctx, &d, ref, &v, err)) != 0)
+    if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_READ, &d, &v, err)) != 0)
         return rc;
     if (against) {
         if ((rc = dt_version_resolve(ctx, &d, against, &a, err)) != 0)
@@ -736,8 +683,8 @@ int data_version_diff(const mops_ctx_t *ctx, const char *team, const char *name,
     }
     json_t *sa = NULL, *sb = NULL;
     int64_t ra = 0, rb = 0;
-    if ((rc = version_text(ctx, a.id, "schema", &sa, err)) == 0 &&
-        (rc = version_text(ctx, v.id, "schema", &sb, err)) == 0 &&
+    if ((rc = dt_version_doc(ctx, a.id, "schema", &sa, err)) == 0 &&
+        (rc = dt_version_doc(ctx, v.id, "schema", &sb, err)) == 0 &&
         (rc = store_query_int(ctx->db, &ra, err, "SELECT rows FROM dataset_files WHERE sha256 = ?",
                               "t", a.sha256)) == 0 &&
         (rc = store_query_int(ctx->db, &rb, err, "SELECT rows FROM dataset_files WHERE sha256 = ?",

@@ -10,6 +10,7 @@ import json
 import os
 import random
 import socket
+import time
 import urllib.parse
 
 import mopstest
@@ -271,6 +272,9 @@ class Datasets(mopstest.TestCase):
                    "Content-Type: %s\r\nContent-Length: 100000\r\n\r\nid,x\n1,2\n" %
                    (up, srv.admin, OCTET)).encode())
         s.close()
+        deadline = time.time() + 10 * mopstest.SLOW  # the server notices the hang-up
+        while srv.state() != base and time.time() < deadline:
+            time.sleep(0.05)
         self.assertEqual(srv.state(), base)
         self.assertEqual(srv.request("GET", "/healthz")[0], 200)
         # the server's upload limit still answers 413

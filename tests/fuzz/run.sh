@@ -2,7 +2,7 @@
 # run.sh — build the libFuzzer targets with clang and run each for
 # $FUZZ_SECONDS (default 60). Called by `make fuzz`; not part of CI.
 #
-#   tests/fuzz/run.sh [TARGET...]      targets: xgboost sklearn csv (default: all)
+#   tests/fuzz/run.sh [TARGET...]      targets: xgboost sklearn csv dataset (default: all)
 #
 # Each target starts from its committed seed corpus tests/fuzz/corpus/<target>
 # and explores in build/fuzz/work/<target>. Afterwards the inputs that reach
@@ -20,17 +20,24 @@ CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined 
 RUNTIME_SRCS="src/runtime/jsonpull.c src/runtime/kernels.c src/runtime/load.c src/runtime/simd.c
               src/runtime/load_sklearn.c src/runtime/load_xgboost.c src/runtime/model.c
               src/runtime/predict.c src/core/error.c src/core/mem.c"
-targets=${*:-"xgboost sklearn csv"}
+DATASET_SRCS="src/data/analyze.c src/data/values.c src/data/pii.c src/stats/codec.c
+              src/stats/column.c src/stats/hist.c src/stats/hll.c src/stats/kll.c
+              src/stats/moments.c src/stats/topk.c src/store/blob.c src/core/csv.c
+              src/core/crypto.c src/core/error.c src/core/fs.c src/core/json.c src/core/mem.c
+              src/core/text.c src/core/time.c"
+targets=${*:-"xgboost sklearn csv dataset"}
 status=0
 for t in $targets; do
     case "$t" in
     csv) srcs="src/core/csv.c src/core/error.c src/core/mem.c" ;;
+    dataset) srcs="$DATASET_SRCS" ;;
     xgboost|sklearn) srcs="$RUNTIME_SRCS" ;;
     *) echo "run.sh: unknown target '$t'" >&2; exit 2 ;;
     esac
     echo "== building fuzz_$t"
     # shellcheck disable=SC2086
-    $CC $CFLAGS -o "$OUT/fuzz_$t" "tests/fuzz/fuzz_$t.c" $srcs -lcsv -lm -lpthread
+    $CC $CFLAGS $(pkg-config --cflags jansson) -o "$OUT/fuzz_$t" "tests/fuzz/fuzz_$t.c" $srcs \
+        -lcsv -ljansson -lxxhash -lcrypto -lm -lpthread
     work="$OUT/work/$t"
     corpus="tests/fuzz/corpus/$t"
     mkdir -p "$work" "$corpus"

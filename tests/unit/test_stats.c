@@ -285,6 +285,7 @@ static void test_kll_json(void **state)
     json_decref(a);
     json_decref(b);
     json_decref(j2);
+    stats_kll_free(back);
     /* damage is refused: a count that does not add up, unsorted levels */
     json_t *bad = json_deep_copy(j);
     json_object_set_new(bad, "n", json_integer((json_int_t)n + 1));
