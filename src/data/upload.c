@@ -27,7 +27,7 @@ struct data_upload {
     dt_analyzer_t *an;
     int failed;       /* the file is bad: err says why; the rest is dropped */
     mops_err_t err;
-    int64_t bytes;
+    int64_t bytes, max;
     dt_dataset_t ds;
     char team[MOPS_NAME_MAX + 1], name[MOPS_NAME_MAX + 1];
 };
@@ -54,6 +54,7 @@ int data_upload_begin(const mops_ctx_t *ctx, const char *team, const char *name,
     }
     snprintf(u->team, sizeof u->team, "%s", team);
     snprintf(u->name, sizeof u->name, "%s", name);
+    u->max = max_bytes;
     u->ds = d;
     u->ds.team = u->team;
     u->ds.name = u->name;
@@ -77,12 +78,19 @@ static void fail(data_upload_t *u)
 
 int data_upload_write(data_upload_t *u, const void *p, size_t n, mops_err_t *err)
 {
-    if (u->failed)
+    u->bytes += (int64_t)n;
+    if (u->failed) {
+        /* Dropped, but still counted: a bad file is no way around the limit. */
+        if (u->bytes > u->max)
+            return mops_err_set(err, MOPS_ETOOBIG,
+                                "the dataset file is larger than the limit of %lld bytes "
+                                "(server option --max-upload)",
+                                (long long)u->max);
         return 0;
+    }
     int rc = store_blob_write(u->blob, p, n, err);
     if (rc != 0)
         return rc; /* over --max-upload, or the disk: the request's problem */
-    u->bytes += (int64_t)n;
     if (mops_csv_push(u->csv, p, n, &u->err) != 0)
         fail(u);
     return 0;

@@ -127,14 +127,16 @@ int dt_parse_timestamp(const char *s, size_t n, int64_t *ms)
         if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
             i++;
         } else if (i < n && (s[i] == '+' || s[i] == '-')) {
-            int oh, om;
+            int oh, om = 0;
             int sign = s[i] == '-' ? -1 : 1;
-            if (n == i + 6 && s[i + 3] == ':' && digits(s + i + 1, 2, &oh) &&
-                digits(s + i + 4, 2, &om))
+            /* +hh:mm, +hhmm or +hh */
+            if (n - i < 3 || !digits(s + i + 1, 2, &oh))
+                return 0;
+            if (n == i + 6 && s[i + 3] == ':' && digits(s + i + 4, 2, &om))
                 i += 6;
-            else if (n == i + 5 && digits(s + i + 1, 2, &oh) && digits(s + i + 3, 2, &om))
+            else if (n == i + 5 && digits(s + i + 3, 2, &om))
                 i += 5;
-            else if (n == i + 3 && digits(s + i + 1, 2, &oh) && (om = 0, 1))
+            else if (n == i + 3)
                 i += 3;
             else
                 return 0;

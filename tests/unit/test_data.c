@@ -343,9 +343,14 @@ static void test_bad_files(void **state)
     assert_int_equal(upload(&p.ds, "a", "d", wide.data, wide.len, 65536, &out, &err), MOPS_EINVAL);
     assert_non_null(strstr(err.msg, "line 1: 4097 columns"));
     mops_buf_release(&wide);
-    /* the upload limit is the request's: 413 */
+    /* the upload limit is the request's: 413; a bad file does not lift it */
     TU_OK(data_upload_begin(&p.ds, "a", "d", 10, &u, &tu_err_));
     assert_int_equal(data_upload_write(u, "a,b\n1,2\n3,4\n", 12, &err), MOPS_ETOOBIG);
+    data_upload_abort(u);
+    TU_OK(data_upload_begin(&p.ds, "a", "d", 30, &u, &tu_err_));
+    TU_OK(data_upload_write(u, "a,a\n1,2\n", 8, &tu_err_)); /* bad: dropped from now on */
+    TU_OK(data_upload_write(u, "3,4\n5,6\n7,8\n9,0\n", 16, &tu_err_));
+    assert_int_equal(data_upload_write(u, "1,2\n3,4\n", 8, &err), MOPS_ETOOBIG);
     data_upload_abort(u);
     /* nothing was kept: no rows, no files, no temporary files */
     assert_int_equal(count_rows(f, "dataset_files"), 0);
@@ -956,6 +961,65 @@ static void test_lineage(void **state)
     json_decref(sk);
 }
 
+/* How text is read as each type. */
+static void test_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int ok;
+        int64_t ms;
+    } ts[] = {
+        {"1970-01-01", 1, 0},
+        {"2024-02-29", 1, 1709164800000},
+        {"2023-02-29", 0, 0},
+        {"2024-04-31", 0, 0},
+        {"2024-03-01T12:00:00Z", 1, 1709294400000},
+        {"2024-03-01 12:00:00", 1, 1709294400000},
+        {"2024-03-01T12:00", 1, 1709294400000},
+        {"2024-03-01T12:00:00.250Z", 1, 1709294400250},
+        {"2024-03-01T12:00:00+02:00", 1, 1709287200000},
+        {"2024-03-01T12:00:00-0130", 1, 1709299800000},
+        {"2024-03-01T12:00:00+05", 1, 1709276400000},
+        {" 2024-03-01 ", 1, 1709251200000},
+        {"2024-03-01T24:00:00Z", 0, 0},
+        {"2024-03-01T12:00:00+25:00", 0, 0},
+        {"2024-03-01T12:00:00Zx", 0, 0},
+        {"2024-3-1", 0, 0},
+        {"20240301", 0, 0},
+        {"2024-03-01T", 0, 0},
+        {"2024-03-01T12:00:00.", 0, 0},
+        {"1969-12-31T23:59:59Z", 1, -1000},
+    };
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+        int64_t ms = 0;
+        int ok = dt_parse_timestamp(ts[i].text, strlen(ts[i].text), &ms);
+        if (ok != ts[i].ok || (ok && ms != ts[i].ms))
+            fail_msg("\"%s\": got %d %lld, want %d %lld", ts[i].text, ok, (long long)ms,
+                     ts[i].ok, (long long)ts[i].ms);
+    }
+    int64_t v;
+    assert_true(dt_parse_int("9223372036854775807", 19, &v) && v == INT64_MAX);
+    assert_true(dt_parse_int("-9223372036854775808", 20, &v) && v == INT64_MIN);
+    assert_false(dt_parse_int("9223372036854775808", 19, &v));
+    assert_true(dt_parse_int(" +007 ", 6, &v) && v == 7);
+    assert_false(dt_parse_int("1.0", 3, &v));
+    assert_false(dt_parse_int("-", 1, &v));
+    int b;
+    assert_true(dt_parse_bool("TRUE", 4, &b) && b == 1);
+    assert_true(dt_parse_bool("False", 5, &b) && b == 0);
+    assert_false(dt_parse_bool("yes", 3, &b));
+    assert_false(dt_parse_bool("1", 1, &b));
+    assert_true(dt_value_fits("3", 1, STATS_KIND_FLOAT));
+    assert_false(dt_value_fits("3.5", 3, STATS_KIND_INTEGER));
+    assert_true(dt_value_fits("anything", 8, STATS_KIND_STRING));
+    assert_null(dt_text_problem("plain ascii text, longer than eight", 35));
+    assert_null(dt_text_problem("caf\xc3\xa9 \xe2\x82\xac", 9));
+    assert_non_null(dt_text_problem("abcdefgh\x00ijk", 12));
+    assert_non_null(dt_text_problem("abc\xed\xa0\x80", 6)); /* a surrogate */
+    assert_non_null(dt_text_problem("abcdefghij\xc3", 11));   /* cut short */
+}
+
 /* The fuzzer's corpus (tests/fuzz/fuzz_dataset.c) through the same path:
  * no crash, and every refusal says why. */
 static int corpus_record(void *arg, const mops_csv_record_t *rec, mops_err_t *err)
@@ -1009,7 +1073,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         TU_BOTH(test_register), TU_BOTH(test_bad_files),    TU_BOTH(test_declared_schema),
         TU_BOTH(test_pii),      TU_BOTH(test_quality),      TU_BOTH(test_unique_spill),
-        TU_BOTH(test_lineage),  cmocka_unit_test(test_fuzz_corpus),
+        TU_BOTH(test_lineage),  cmocka_unit_test(test_values),
+        cmocka_unit_test(test_fuzz_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
