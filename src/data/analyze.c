@@ -171,13 +171,14 @@ static unsigned classify(const char *s, size_t n, unsigned possible, double *num
     if (possible & (DT_INTEGER | DT_FLOAT)) {
         int64_t iv;
         double x;
-        *kind = STATS_KIND_FLOAT;
         if ((possible & DT_INTEGER) && dt_parse_int(s, n, &iv)) {
             *num = (double)iv;
+            *kind = STATS_KIND_INTEGER;
             return DT_INTEGER | DT_FLOAT;
         }
         if (mops_csv_number(s, n, &x) == 0) {
             *num = x;
+            *kind = STATS_KIND_FLOAT;
             return DT_FLOAT;
         }
     }

@@ -128,16 +128,17 @@ void stats_column_add_hashed(stats_column_t *c, stats_kind_t kind, const char *t
         c->len_max = len;
     c->len_sum += len;
     stats_hll_add(c->hll, hash);
-    if (kind == STATS_KIND_STRING) {
+    /* Top values are kept for text and whole numbers (codes, categories):
+     * decimals, booleans and times are summarised by their moments and
+     * quantiles, and skipping them here is much of the profile's speed on
+     * numeric columns. Values skipped count as untracked, which widens the
+     * stated error of a column read as text after all. */
+    if (kind == STATS_KIND_STRING || kind == STATS_KIND_INTEGER)
         stats_topk_add(c->topk, text, len, hash);
+    else
+        c->untracked++;
+    if (kind == STATS_KIND_STRING)
         return;
-    }
-    /* Top values are reported for text only: numbers, booleans and times
-     * are summarised by their moments and quantiles, and skipping them here
-     * is most of the profile's speed on numeric columns. A column that
-     * turns out to be text after some numeric values counts them as
-     * untracked, which widens its top values' stated error. */
-    c->untracked++;
     if (isfinite(num)) {
         moments_add(c, num);
         if (kind != STATS_KIND_BOOLEAN)
@@ -300,9 +301,9 @@ json_t *stats_column_summary(const stats_column_t *c, stats_kind_t kind, int red
                                 json_real(stats_kll_epsilon(stats_kll_k(c->kll))));
             json_object_set_new(o, "histogram", histogram_json(c, kind));
         }
-        return o;
     }
-    if (kind == STATS_KIND_STRING && !redact) {
+    /* top values: of text, and of whole numbers (codes, categories) */
+    if ((kind == STATS_KIND_STRING || kind == STATS_KIND_INTEGER) && !redact) {
         stats_topk_item_t items[SUMMARY_TOP];
         size_t n = stats_topk_items(c->topk, items, SUMMARY_TOP);
         json_t *top = json_array();

@@ -194,7 +194,7 @@ typedef struct stats_column stats_column_t;
 
 /* The profile of one column: count, missing, non-finite numbers, moments,
  * KLL quantiles over the values' numeric view, HLL distinct count, text
- * lengths, and top values of the values without a numeric view (text).
+ * lengths, and top values of text and whole numbers.
  * About 16 KiB whatever the stream's length. */
 stats_column_t *stats_column_new(void);
 void stats_column_free(stats_column_t *c);
@@ -207,7 +207,8 @@ void stats_column_add(stats_column_t *c, const char *text, size_t len, double nu
 /* A present value as it was read: kind STRING (no numeric view; num is
  * ignored), BOOLEAN (num 0 or 1: counted, not given quantiles), INTEGER,
  * FLOAT or TIMESTAMP (num the number or Unix ms: moments and quantiles).
- * hash is the identity the caller computed (stats_hash of the text). */
+ * Text and integers also feed the top values. hash is the identity the
+ * caller computed (stats_hash of the text). */
 void stats_column_add_hashed(stats_column_t *c, stats_kind_t kind, const char *text,
                              size_t len, double num, uint64_t hash);
 int stats_column_merge(stats_column_t *c, const stats_column_t *o, mops_err_t *err);
@@ -218,7 +219,8 @@ const stats_moments_t *stats_column_moments(const stats_column_t *c);
 /* The profile for people and programs, as the values' kind makes sense:
  * counts, distinct (with its error), and by kind min/max/mean/std,
  * quantiles (p1..p99), a 20-bin histogram over [min, max] read off the
- * quantile sketch (counts within ±2ε·n), top values, lengths. When
+ * quantile sketch (counts within ±2ε·n), top values (text, integers),
+ * lengths. When
  * redact is set, no value of the column appears (min, max, quantiles,
  * top values, histogram edges): for columns holding personal data. */
 json_t *stats_column_summary(const stats_column_t *c, stats_kind_t kind, int redact);
