@@ -7,6 +7,7 @@
 
 #include "core/mem.h"
 #include "core/text.h"
+#include "core/time.h"
 
 int mops_json_parse_object(const char *text, size_t len, json_t **out, mops_err_t *err)
 {
@@ -123,4 +124,35 @@ char *mops_json_dump(const json_t *v)
     if (!s)
         s = mops_xstrdup("null");
     return s;
+}
+
+int mops_json_tags_check(const json_t *tags, size_t max, mops_err_t *err)
+{
+    if (!tags)
+        return 0;
+    if (json_array_size(tags) > max)
+        return mops_err_set(err, MOPS_EINVAL, "at most %zu tags, not %zu", max,
+                            json_array_size(tags));
+    size_t i, j;
+    json_t *t, *u;
+    json_array_foreach(tags, i, t) {
+        int rc = mops_tag_check("tag", json_string_value(t), err);
+        if (rc != 0)
+            return rc;
+        json_array_foreach(tags, j, u) {
+            if (j < i && json_equal(t, u))
+                return mops_err_set(err, MOPS_EINVAL, "tag \"%s\" is given twice",
+                                    json_string_value(t));
+        }
+    }
+    return 0;
+}
+
+json_t *mops_json_time(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    char buf[40];
+    mops_time_format(ms, buf, sizeof buf);
+    return json_string(buf);
 }

@@ -40,6 +40,13 @@ int mops_json_parse_object(const char *text, size_t len, json_t **out, mops_err_
 int mops_json_check(const json_t *obj, const char *what, const mops_json_field_t *fields,
                     mops_err_t *err);
 
+/* Check a JSON array of tags (as mops_tag_check), at most max of them and
+ * none given twice. NULL (no tags given) is fine. */
+int mops_json_tags_check(const json_t *tags, size_t max, mops_err_t *err);
+
+/* A time in Unix ms as RFC 3339 text, or null for 0 (never). */
+json_t *mops_json_time(int64_t ms);
+
 /* obj[key] as a string, or dflt when absent or null. */
 const char *mops_json_str(const json_t *obj, const char *key, const char *dflt);
 

@@ -65,6 +65,16 @@ int mops_tag_check(const char *field, const char *s, mops_err_t *err)
                        "letters, digits and '.', '_', ':', '=', '/', '-'", err);
 }
 
+size_t mops_utf8_prefix(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    size_t k = max;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    return k;
+}
+
 int mops_utf8_valid(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -29,6 +29,10 @@ int mops_text_check(const char *field, const char *s, size_t max, mops_err_t *er
 /* True when s is valid UTF-8 of n bytes (no overlongs, no surrogates). */
 int mops_utf8_valid(const char *s, size_t n);
 
+/* How many of the n bytes of UTF-8 text s to keep to cut it to at most max
+ * bytes without splitting a character. */
+size_t mops_utf8_prefix(const char *s, size_t n, size_t max);
+
 /* Escape s for display inside quotes in an error message: control
  * characters and non-ASCII become \xNN, at most out_size-1 bytes. */
 void mops_text_escape(const char *s, char *out, size_t out_size);

@@ -65,7 +65,7 @@ int data_version_open(const mops_ctx_t *ctx, const char *team, const char *name,
         rc = audit_record(ctx, "dataset.download", dt_target(ctx, &d, v.number), d.team_id,
                           detail, err);
         json_decref(detail);
-        rc = dt_tx_end(ctx, rc, err);
+        rc = store_end(ctx->db, rc, err);
     }
     json_decref(restricted);
     if (rc != 0) {
@@ -137,7 +137,7 @@ int data_version_sample(const mops_ctx_t *ctx, const char *team, const char *nam
         rc = audit_record(ctx, "dataset.sample", dt_target(ctx, &d, v.number), d.team_id,
                           detail, err);
         json_decref(detail);
-        rc = dt_tx_end(ctx, rc, err);
+        rc = store_end(ctx->db, rc, err);
     }
     json_decref(restricted);
     if (rc != 0) {
@@ -317,7 +317,7 @@ int data_column_tags_set(const mops_ctx_t *ctx, const char *team, const char *na
                           detail, err);
         json_decref(detail);
     }
-    if ((rc = dt_tx_end(ctx, rc, err)) == 0)
+    if ((rc = store_end(ctx->db, rc, err)) == 0)
         rc = dt_version_json(ctx, &d, v.id, out, err);
 out:
     json_decref(schema);

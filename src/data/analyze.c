@@ -84,12 +84,7 @@ void dt_analyzer_free(dt_analyzer_t *a)
 /* Up to DATA_VALUE_SHOWN bytes of a value, cut on a character boundary. */
 static void keep_value(misfit_t *m, const char *s, size_t n)
 {
-    size_t k = n;
-    if (k > DATA_VALUE_SHOWN) {
-        k = DATA_VALUE_SHOWN;
-        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-            k--;
-    }
+    size_t k = mops_utf8_prefix(s, n, DATA_VALUE_SHOWN);
     memcpy(m->value, s, k);
     m->value[k] = '\0';
     m->len = k;

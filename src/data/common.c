@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/audit.h"
 #include "core/mem.h"
 #include "core/text.h"
 #include "core/time.h"
@@ -52,23 +53,6 @@ void data_ref_format(const data_ref_t *ref, char *buf, size_t size)
 }
 
 /* ------------------------------------------------------------ rows */
-
-int dt_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err)
-{
-    if (rc == 0)
-        rc = store_commit(ctx->db, err);
-    store_rollback(ctx->db);
-    return rc;
-}
-
-json_t *dt_time_json(int64_t ms)
-{
-    if (!ms)
-        return json_null();
-    char buf[40];
-    mops_time_format(ms, buf, sizeof buf);
-    return json_string(buf);
-}
 
 int dt_dataset_resolve(const mops_ctx_t *ctx, const char *team, const char *name,
                        auth_perm_t perm, dt_dataset_t *out, mops_err_t *err)
@@ -183,11 +167,41 @@ int dt_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, dt_item_fn item, 
     return 0;
 }
 
-const mops_json_field_t dt_update_fields[] = {
+static const mops_json_field_t update_fields[] = {
     {"description", MOPS_JSON_STRING, 0},
     {"tags", MOPS_JSON_STRING_ARRAY, 0},
     {NULL, 0, 0},
 };
+
+int dt_update_check(const json_t *spec, mops_err_t *err)
+{
+    int rc = mops_json_check(spec, "request body", update_fields, err);
+    const char *desc = mops_json_str(spec, "description", NULL);
+    if (rc == 0 && desc)
+        rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err);
+    return rc ? rc : dt_tags_check(json_object_get(spec, "tags"), err);
+}
+
+int dt_update_apply(const mops_ctx_t *ctx, const char *table, const char *tags_table,
+                    const char *tags_col, int64_t id, const json_t *spec, const char *action,
+                    const char *target, int64_t team_id, mops_err_t *err)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET description = COALESCE(?, description), updated_at = ? WHERE id = ?",
+             table);
+    json_t *tags = json_object_get(spec, "tags");
+    int rc = store_begin(ctx->db, err);
+    if (rc != 0)
+        return rc;
+    rc = store_exec(ctx->db, NULL, err, sql, "tii", mops_json_str(spec, "description", NULL),
+                    mops_now_ms(), id);
+    if (rc == 0 && tags)
+        rc = store_tags_replace(ctx->db, tags_table, tags_col, id, tags, err);
+    if (rc == 0)
+        rc = audit_record(ctx, action, target, team_id, spec, err);
+    return store_end(ctx->db, rc, err);
+}
 
 int dt_version_doc(const mops_ctx_t *ctx, int64_t version_id, const char *column, json_t **out,
                    mops_err_t *err)
@@ -226,62 +240,7 @@ const char *dt_ref_text(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t nu
 
 int dt_tags_check(const json_t *tags, mops_err_t *err)
 {
-    if (!tags)
-        return 0;
-    if (json_array_size(tags) > DATA_TAGS_MAX)
-        return mops_err_set(err, MOPS_EINVAL, "at most %d tags, not %zu", DATA_TAGS_MAX,
-                            json_array_size(tags));
-    size_t i, j;
-    json_t *t, *u;
-    json_array_foreach(tags, i, t) {
-        int rc = mops_tag_check("tag", json_string_value(t), err);
-        if (rc != 0)
-            return rc;
-        json_array_foreach(tags, j, u) {
-            if (j < i && json_equal(t, u))
-                return mops_err_set(err, MOPS_EINVAL, "tag \"%s\" is given twice",
-                                    json_string_value(t));
-        }
-    }
-    return 0;
-}
-
-int dt_tags_replace(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                    const json_t *tags, mops_err_t *err)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = ?", table, id_col);
-    int rc = store_exec(ctx->db, NULL, err, sql, "i", id);
-    snprintf(sql, sizeof sql, "INSERT INTO %s (%s, tag) VALUES (?, ?)", table, id_col);
-    size_t i;
-    json_t *t;
-    json_array_foreach(tags, i, t) {
-        if (rc != 0)
-            break;
-        rc = store_exec(ctx->db, NULL, err, sql, "it", id, json_string_value(t));
-    }
-    return rc;
-}
-
-int dt_tags_json(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                 json_t **out, mops_err_t *err)
-{
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT tag FROM %s WHERE %s = ? ORDER BY tag", table, id_col);
-    store_stmt_t *s;
-    int rc = store_query(ctx->db, &s, err, sql, "i", id);
-    if (rc != 0)
-        return rc;
-    json_t *a = json_array();
-    while ((rc = store_step(s, err)) == STORE_ROW)
-        json_array_append_new(a, json_string(store_col_text(s, 0)));
-    store_finalize(s);
-    if (rc < 0) {
-        json_decref(a);
-        return rc;
-    }
-    *out = a;
-    return 0;
+    return mops_json_tags_check(tags, DATA_TAGS_MAX, err);
 }
 
 /* Column tags as {"column": [...]}, all of them or the restricted ones;

@@ -11,6 +11,7 @@
 
 #include "auth/auth.h"
 #include "core/csv.h"
+#include "core/json.h"
 #include "data/data.h"
 #include "stats/stats.h"
 #include "store/store.h"
@@ -64,27 +65,22 @@ typedef int (*dt_item_fn)(const mops_ctx_t *ctx, const void *arg, int64_t id, js
 int dt_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, dt_item_fn item, const void *arg,
             json_t **out, mops_err_t *err);
 
-/* The fields of a dataset's or a version's update: description, tags. */
-#include "core/json.h"
-extern const mops_json_field_t dt_update_fields[];
+/* A dataset's or a version's update {"description"?, "tags"?}: check it
+ * (fields, text, tags); apply it to one row of table and its tags, with
+ * the audit entry action on target, in one transaction. */
+int dt_update_check(const json_t *spec, mops_err_t *err);
+int dt_update_apply(const mops_ctx_t *ctx, const char *table, const char *tags_table,
+                    const char *tags_col, int64_t id, const json_t *spec, const char *action,
+                    const char *target, int64_t team_id, mops_err_t *err);
 
 /* A JSON column (schema, profile, schema_changes) of a version row. */
 int dt_version_doc(const mops_ctx_t *ctx, int64_t version_id, const char *column, json_t **out,
                    mops_err_t *err);
 
-/* Commit when rc is 0, roll back otherwise; the final code. */
-int dt_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err);
-/* RFC 3339 or null for 0. */
-json_t *dt_time_json(int64_t ms);
 
-/* Tags of a dataset or a version: check a JSON array of tag names, replace
- * the rows of one owner, read them back (table: dataset_tags with
- * dataset_id, or dataset_version_tags with version_id). */
+/* Check a JSON array of tags of a dataset, a version or a column (their
+ * rows are kept with store_tags_replace and read with store_tags_json). */
 int dt_tags_check(const json_t *tags, mops_err_t *err);
-int dt_tags_replace(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                    const json_t *tags, mops_err_t *err);
-int dt_tags_json(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                 json_t **out, mops_err_t *err);
 
 /* Column tags of a version: {"column": [{"tag", "state", "evidence"}]}. */
 int dt_column_tags_json(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
@@ -179,8 +175,6 @@ int dt_schema_kinds(const json_t *schema, stats_kind_t *kinds, size_t n, mops_er
 json_t *dt_schema_diff(const json_t *a, const json_t *b);
 
 /* ------------------------------------------------------------ suites */
-
-#include "core/json.h"
 
 typedef enum dt_xkind {
     X_COLUMN_EXISTS,

@@ -43,16 +43,16 @@ static int dataset_json(const mops_ctx_t *ctx, const dt_dataset_t *d, json_t **o
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:I, s:I, s:o}", "team",
                           d->team, "name", d->name, "description", store_col_text(s, 0),
                           "created_by", store_col_text(s, 1), "created_at",
-                          dt_time_json(store_col_int(s, 2)), "updated_at",
-                          dt_time_json(store_col_int(s, 3)), "archived", archived != 0,
-                          "archived_at", dt_time_json(archived), "suite_revision",
+                          mops_json_time(store_col_int(s, 2)), "updated_at",
+                          mops_json_time(store_col_int(s, 3)), "archived", archived != 0,
+                          "archived_at", mops_json_time(archived), "suite_revision",
                           (json_int_t)store_col_int(s, 5), "versions",
                           (json_int_t)store_col_int(s, 6), "latest_version",
                           store_col_is_null(s, 7) ? json_null()
                                                   : json_integer(store_col_int(s, 7)));
     store_finalize(s);
     json_t *tags = NULL;
-    if ((rc = dt_tags_json(ctx, "dataset_tags", "dataset_id", d->id, &tags, err)) != 0) {
+    if ((rc = store_tags_json(ctx->db, "dataset_tags", "dataset_id", d->id, &tags, err)) != 0) {
         json_decref(o);
         return rc;
     }
@@ -91,10 +91,10 @@ int data_dataset_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out,
                           team, name);
     dt_dataset_t d = {.id = id, .team_id = team_id, .team = team, .name = name};
     if (rc == 0 && tags)
-        rc = dt_tags_replace(ctx, "dataset_tags", "dataset_id", id, tags, err);
+        rc = store_tags_replace(ctx->db, "dataset_tags", "dataset_id", id, tags, err);
     if (rc == 0)
         rc = audit_record(ctx, "dataset.create", dt_target(ctx, &d, 0), team_id, spec, err);
-    if ((rc = dt_tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         return rc;
     return dataset_json(ctx, &d, out, err);
 }
@@ -165,26 +165,12 @@ int data_dataset_update(const mops_ctx_t *ctx, const char *team, const char *nam
 {
     dt_dataset_t d;
     int rc = dt_dataset_resolve(ctx, team, name, AUTH_DATASET_WRITE, &d, err);
-    if (rc != 0 || (rc = mops_json_check(spec, "request body", dt_update_fields, err)) != 0)
-        return rc;
-    const char *desc = mops_json_str(spec, "description", NULL);
-    json_t *tags = json_object_get(spec, "tags");
-    if ((desc && (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0) ||
-        (rc = dt_tags_check(tags, err)) != 0)
+    if (rc != 0 || (rc = dt_update_check(spec, err)) != 0)
         return rc;
     if (d.archived)
         return mops_err_set(err, MOPS_EPRECOND, "dataset %s/%s is archived", team, name);
-    if ((rc = store_begin(ctx->db, err)) != 0)
-        return rc;
-    rc = store_exec(ctx->db, NULL, err,
-                    "UPDATE datasets SET description = COALESCE(?, description), updated_at = ? "
-                    "WHERE id = ?",
-                    "tii", desc, mops_now_ms(), d.id);
-    if (rc == 0 && tags)
-        rc = dt_tags_replace(ctx, "dataset_tags", "dataset_id", d.id, tags, err);
-    if (rc == 0)
-        rc = audit_record(ctx, "dataset.update", dt_target(ctx, &d, 0), d.team_id, spec, err);
-    if ((rc = dt_tx_end(ctx, rc, err)) != 0)
+    if ((rc = dt_update_apply(ctx, "datasets", "dataset_tags", "dataset_id", d.id, spec,
+                              "dataset.update", dt_target(ctx, &d, 0), d.team_id, err)) != 0)
         return rc;
     return dataset_json(ctx, &d, out, err);
 }
@@ -206,7 +192,7 @@ int data_dataset_archive(const mops_ctx_t *ctx, const char *team, const char *na
         if (rc == 0)
             rc = audit_record(ctx, "dataset.archive", dt_target(ctx, &d, 0), d.team_id, NULL,
                               err);
-        if ((rc = dt_tx_end(ctx, rc, err)) != 0)
+        if ((rc = store_end(ctx->db, rc, err)) != 0)
             return rc;
     }
     return dataset_json(ctx, &d, out, err);

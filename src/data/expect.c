@@ -65,12 +65,7 @@ typedef struct uniq {
 
 static void uniq_keep(uniq_rec_t *r, const char *s, size_t n)
 {
-    size_t k = n;
-    if (k > sizeof r->text) {
-        k = sizeof r->text;
-        while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-            k--;
-    }
+    size_t k = mops_utf8_prefix(s, n, sizeof r->text);
     memcpy(r->text, s, k);
     r->len = (uint16_t)k;
     r->cut = k < n;

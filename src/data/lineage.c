@@ -117,7 +117,7 @@ int data_lineage_link(const mops_ctx_t *ctx, const json_t *spec, json_t **out, m
         rc = audit_record(ctx, "dataset.lineage.link", dt_target(ctx, &d, v.number), d.team_id,
                           spec, err);
     free(text);
-    if ((rc = dt_tx_end(ctx, rc, err)) == 0)
+    if ((rc = store_end(ctx->db, rc, err)) == 0)
         *out = json_pack("{s:s, s:s, s:s, s:b}", "model", model_id(ctx, team, model, number),
                          "dataset", dt_ref_text(ctx, &d, v.number), "relation", relation,
                          "created", fresh != 0);

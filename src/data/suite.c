@@ -340,7 +340,7 @@ static int suite_json(const mops_ctx_t *ctx, const dt_dataset_t *d, json_t **out
         *out = json_pack("{s:s, s:s, s:I, s:o, s:s, s:o}", "team", d->team, "dataset", d->name,
                          "revision", (json_int_t)store_col_int(s, 0), "expectations",
                          json_loads(store_col_text(s, 1), 0, NULL), "created_by",
-                         store_col_text(s, 2), "created_at", dt_time_json(store_col_int(s, 3)));
+                         store_col_text(s, 2), "created_at", mops_json_time(store_col_int(s, 3)));
     else if (rc == STORE_DONE)
         *out = json_pack("{s:s, s:s, s:I, s:[], s:n, s:n}", "team", d->team, "dataset", d->name,
                          "revision", (json_int_t)0, "expectations", "created_by", "created_at");
@@ -387,7 +387,7 @@ int data_suite_set(const mops_ctx_t *ctx, const char *team, const char *name,
     }
     free(text);
     json_decref(list);
-    if ((rc = dt_tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         return rc;
     return suite_json(ctx, &d, out, err);
 }

@@ -180,7 +180,7 @@ int data_upload_finish(const mops_ctx_t *ctx, data_upload_t *u, json_t **out,
         json_decref(detail);
     }
     free(text);
-    rc = dt_tx_end(ctx, rc, err);
+    rc = store_end(ctx->db, rc, err);
     /* already_stored speaks for this team only, as for model artifacts. */
     if (rc == 0)
         *out = upload_json(sha, size, analysis, fresh == 0);

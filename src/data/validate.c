@@ -86,7 +86,7 @@ static int result_json(const mops_ctx_t *ctx, const dt_dataset_t *d, const dt_ve
         json_object_set_new(o, "success", json_boolean(store_col_int(s, 1)));
         json_object_set_new(o, "statistics", json_loads(store_col_text(s, 2), 0, NULL));
         json_object_set_new(o, "run_by", json_string(store_col_text(s, 4)));
-        json_object_set_new(o, "validated_at", dt_time_json(store_col_int(s, 5)));
+        json_object_set_new(o, "validated_at", mops_json_time(store_col_int(s, 5)));
         *out = o;
     } else if (rc == STORE_DONE) {
         rc = mops_err_set(err, MOPS_ENOTFOUND, "version %lld of %s/%s has no validation %lld",
@@ -154,7 +154,7 @@ int data_validation_run(const mops_ctx_t *ctx, const char *team, const char *nam
     }
     free(stats);
     free(text);
-    if ((rc = dt_tx_end(ctx, rc, err)) == 0)
+    if ((rc = store_end(ctx->db, rc, err)) == 0)
         rc = result_json(ctx, &d, &v, id, 1, out, err);
 out:
     if (f)
@@ -233,7 +233,7 @@ int data_quality_status(const mops_ctx_t *ctx, const data_ref_t *ref, json_t **o
                          "validated", 1, "success", (int)store_col_int(s, 1), "current",
                          store_col_int(s, 2) == current, "result_id",
                          (json_int_t)store_col_int(s, 0), "validated_at",
-                         dt_time_json(store_col_int(s, 3)));
+                         mops_json_time(store_col_int(s, 3)));
     else if (rc == STORE_DONE)
         *out = json_pack("{s:s, s:I, s:b, s:b, s:b, s:n, s:n}", "dataset",
                          dt_ref_text(ctx, &d, v.number), "suite_revision", (json_int_t)current,

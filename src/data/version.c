@@ -227,7 +227,7 @@ static int quality_json(const mops_ctx_t *ctx, int64_t version_id, int64_t suite
                          (json_int_t)store_col_int(s, 0), "success", (int)store_col_int(s, 1),
                          "suite_revision", (json_int_t)store_col_int(s, 2), "current",
                          store_col_int(s, 2) == suite_revision, "validated_at",
-                         dt_time_json(store_col_int(s, 3)));
+                         mops_json_time(store_col_int(s, 3)));
     else if (rc == STORE_DONE)
         *out = json_null();
     store_finalize(s);
@@ -264,9 +264,9 @@ int dt_version_json(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t versio
         json_loads(store_col_text(s, 4), 0, NULL), "schema_source", store_col_text(s, 5),
         "schema_changes", json_loads(store_col_text(s, 6), 0, NULL), "description",
         store_col_text(s, 7), "source_uri", store_col_text(s, 8), "created_by",
-        store_col_text(s, 9), "created_at", dt_time_json(store_col_int(s, 10)), "updated_at",
-        dt_time_json(store_col_int(s, 11)), "archived", archived != 0, "archived_at",
-        dt_time_json(archived), "download",
+        store_col_text(s, 9), "created_at", mops_json_time(store_col_int(s, 10)), "updated_at",
+        mops_json_time(store_col_int(s, 11)), "archived", archived != 0, "archived_at",
+        mops_json_time(archived), "download",
         mops_arena_printf(ctx->arena, "/api/v1/datasets/%s/%s/versions/%lld/data", d->team,
                           d->name, (long long)number));
     store_finalize(s);
@@ -274,7 +274,7 @@ int dt_version_json(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t versio
         return mops_err_set(err, MOPS_ECORRUPT, "version %lld of %s/%s has unreadable metadata",
                             (long long)number, d->team, d->name);
     json_t *tags = NULL, *ctags = NULL, *restricted = NULL, *quality = NULL;
-    if ((rc = dt_tags_json(ctx, "dataset_version_tags", "version_id", version_id, &tags,
+    if ((rc = store_tags_json(ctx->db, "dataset_version_tags", "version_id", version_id, &tags,
                            err)) != 0 ||
         (rc = dt_column_tags_json(ctx, version_id, &ctags, err)) != 0 ||
         (rc = dt_restricted_columns(ctx, version_id, &restricted, err)) != 0 ||
@@ -518,14 +518,14 @@ int data_version_create(const mops_ctx_t *ctx, const char *team, const char *nam
                          json_object_get(spec, "schema") ? "declared" : "inferred", t_changes,
                          t_profile, desc, uri, ctx->who ? ctx->who->user_id : 0, now, now);
     if (rc == 0 && tags)
-        rc = dt_tags_replace(ctx, "dataset_version_tags", "version_id", id, tags, err);
+        rc = store_tags_replace(ctx->db, "dataset_version_tags", "version_id", id, tags, err);
     if (rc == 0)
         rc = seed_column_tags(ctx, id, prev_id, prev_number, schema, analysis, ctags, err);
     if (rc == 0)
         rc = audit_record(ctx, "dataset.version.create", dt_target(ctx, &d, number), d.team_id,
                           spec, err);
 end:
-    if ((rc = dt_tx_end(ctx, rc, err)) == 0 && (rc = dt_version_json(ctx, &d, id, out, err)) == 0)
+    if ((rc = store_end(ctx->db, rc, err)) == 0 && (rc = dt_version_json(ctx, &d, id, out, err)) == 0)
         json_object_set(*out, "pii_suggestions", json_object_get(analysis, "pii"));
 out:
     json_decref(analysis);
@@ -589,28 +589,14 @@ int data_version_update(const mops_ctx_t *ctx, const char *team, const char *nam
     dt_version_t v;
     int rc;
     if ((rc = dt_resolve(ctx, team, name, ref, AUTH_DATASET_WRITE, &d, &v, err)) != 0 ||
-        (rc = mops_json_check(spec, "request body", dt_update_fields, err)) != 0)
-        return rc;
-    const char *desc = mops_json_str(spec, "description", NULL);
-    json_t *tags = json_object_get(spec, "tags");
-    if ((desc && (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0) ||
-        (rc = dt_tags_check(tags, err)) != 0)
+        (rc = dt_update_check(spec, err)) != 0)
         return rc;
     if (v.archived)
         return mops_err_set(err, MOPS_EPRECOND, "version %lld of %s/%s is archived",
                             (long long)v.number, team, name);
-    if ((rc = store_begin(ctx->db, err)) != 0)
-        return rc;
-    rc = store_exec(ctx->db, NULL, err,
-                    "UPDATE dataset_versions SET description = COALESCE(?, description), "
-                    "updated_at = ? WHERE id = ?",
-                    "tii", desc, mops_now_ms(), v.id);
-    if (rc == 0 && tags)
-        rc = dt_tags_replace(ctx, "dataset_version_tags", "version_id", v.id, tags, err);
-    if (rc == 0)
-        rc = audit_record(ctx, "dataset.version.update", dt_target(ctx, &d, v.number), d.team_id,
-                          spec, err);
-    if ((rc = dt_tx_end(ctx, rc, err)) != 0)
+    if ((rc = dt_update_apply(ctx, "dataset_versions", "dataset_version_tags", "version_id", v.id,
+                              spec, "dataset.version.update", dt_target(ctx, &d, v.number),
+                              d.team_id, err)) != 0)
         return rc;
     return dt_version_json(ctx, &d, v.id, out, err);
 }
@@ -633,7 +619,7 @@ int data_version_archive(const mops_ctx_t *ctx, const char *team, const char *na
         if (rc == 0)
             rc = audit_record(ctx, "dataset.version.archive", dt_target(ctx, &d, v.number),
                               d.team_id, NULL, err);
-        if ((rc = dt_tx_end(ctx, rc, err)) != 0)
+        if ((rc = store_end(ctx->db, rc, err)) != 0)
             return rc;
     }
     return dt_version_json(ctx, &d, v.id, out, err);

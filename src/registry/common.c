@@ -5,25 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/text.h"
 #include "core/time.h"
 #include "registry/registry_int.h"
 
 int reg_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err)
 {
-    if (rc == 0)
-        rc = store_commit(ctx->db, err);
-    store_rollback(ctx->db);
-    return rc;
+    return store_end(ctx->db, rc, err);
 }
 
 json_t *reg_time_json(int64_t ms)
 {
-    if (!ms)
-        return json_null();
-    char buf[40];
-    mops_time_format(ms, buf, sizeof buf);
-    return json_string(buf);
+    return mops_json_time(ms);
 }
 
 int reg_model_resolve(const mops_ctx_t *ctx, const char *team, const char *model,
@@ -102,59 +96,19 @@ int reg_version_resolve(const mops_ctx_t *ctx, const reg_model_t *m, const char 
 
 int reg_tags_check(const json_t *tags, mops_err_t *err)
 {
-    if (!tags)
-        return 0;
-    if (json_array_size(tags) > REGISTRY_TAGS_MAX)
-        return mops_err_set(err, MOPS_EINVAL, "at most %d tags, not %zu", REGISTRY_TAGS_MAX,
-                            json_array_size(tags));
-    size_t i, j;
-    json_t *t, *u;
-    json_array_foreach(tags, i, t) {
-        int rc = mops_tag_check("tag", json_string_value(t), err);
-        if (rc != 0)
-            return rc;
-        json_array_foreach(tags, j, u) if (j < i && json_equal(t, u)) return mops_err_set(
-            err, MOPS_EINVAL, "tag \"%s\" is given twice", json_string_value(t));
-    }
-    return 0;
+    return mops_json_tags_check(tags, REGISTRY_TAGS_MAX, err);
 }
 
 int reg_tags_replace(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
                      const json_t *tags, mops_err_t *err)
 {
-    char sql[200];
-    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE %s = ?", table, id_col);
-    int rc = store_exec(ctx->db, NULL, err, sql, "i", id);
-    snprintf(sql, sizeof sql, "INSERT INTO %s (%s, tag) VALUES (?, ?)", table, id_col);
-    size_t i;
-    json_t *t;
-    json_array_foreach(tags, i, t) {
-        if (rc != 0)
-            break;
-        rc = store_exec(ctx->db, NULL, err, sql, "it", id, json_string_value(t));
-    }
-    return rc;
+    return store_tags_replace(ctx->db, table, id_col, id, tags, err);
 }
 
 int reg_tags_json(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
                   json_t **out, mops_err_t *err)
 {
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT tag FROM %s WHERE %s = ? ORDER BY tag", table, id_col);
-    store_stmt_t *s;
-    int rc = store_query(ctx->db, &s, err, sql, "i", id);
-    if (rc != 0)
-        return rc;
-    json_t *a = json_array();
-    while ((rc = store_step(s, err)) == STORE_ROW)
-        json_array_append_new(a, json_string(store_col_text(s, 0)));
-    store_finalize(s);
-    if (rc < 0) {
-        json_decref(a);
-        return rc;
-    }
-    *out = a;
-    return 0;
+    return store_tags_json(ctx->db, table, id_col, id, out, err);
 }
 
 const char *reg_target(const mops_ctx_t *ctx, const reg_model_t *m, int64_t number)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/text.h"
 #include "stats/stats.h"
 #include "stats/stats_int.h"
 
@@ -90,12 +91,7 @@ void stats_topk_free(stats_topk_t *t)
 /* Keep at most STATS_TOPK_TEXT_MAX bytes, ending on a character boundary. */
 static void slot_set_text(slot_t *s, const char *text, size_t len)
 {
-    size_t keep = len;
-    if (keep > STATS_TOPK_TEXT_MAX) {
-        keep = STATS_TOPK_TEXT_MAX;
-        while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
-            keep--;
-    }
+    size_t keep = mops_utf8_prefix(text, len, STATS_TOPK_TEXT_MAX);
     memcpy(s->text, text, keep);
     s->text[keep] = '\0';
     s->len = (uint8_t)keep;

@@ -138,6 +138,14 @@ int store_in_tx(const store_conn_t *c)
     return c->in_tx;
 }
 
+int store_end(store_conn_t *c, int rc, mops_err_t *err)
+{
+    if (rc == 0)
+        rc = store_commit(c, err);
+    store_rollback(c);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- queries */
 
 static int bind_one(store_stmt_t *s, int idx, const store_arg_t *a, mops_err_t *err)

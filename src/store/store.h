@@ -64,6 +64,8 @@ int store_begin(store_conn_t *c, mops_err_t *err);
 int store_commit(store_conn_t *c, mops_err_t *err);
 void store_rollback(store_conn_t *c);
 int store_in_tx(const store_conn_t *c);
+/* End a write: commit when rc is 0, roll back otherwise; the final code. */
+int store_end(store_conn_t *c, int rc, mops_err_t *err);
 
 /* Prepare sql and bind its `?` parameters from a type string and varargs:
  *   'i' int64_t, 'I' int64_t where 0 binds NULL (optional ids),
@@ -123,5 +125,16 @@ const void *store_col_blob(store_stmt_t *s, int col, size_t *len);
 
 /* Free the statement. NULL is a no-op. */
 void store_finalize(store_stmt_t *s);
+
+/* ------------------------------------------------------------ tag tables */
+
+/* The tags of a row live in a table of (id_col, tag) pairs (model_tags,
+ * dataset_tags, ...). Replace the tags of row id with the strings of the
+ * JSON array tags; read them back, sorted, as a new JSON array in *out. */
+#include <jansson.h>
+int store_tags_replace(store_conn_t *c, const char *table, const char *id_col, int64_t id,
+                       const json_t *tags, mops_err_t *err);
+int store_tags_json(store_conn_t *c, const char *table, const char *id_col, int64_t id,
+                    json_t **out, mops_err_t *err);
 
 #endif

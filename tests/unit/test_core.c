@@ -100,6 +100,10 @@ static void test_text_and_utf8(void **state)
     assert_true(mops_utf8_valid("héllo €", strlen("héllo €")));
     assert_false(mops_utf8_valid("\xc0\xaf", 2));         /* overlong */
     assert_false(mops_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    assert_int_equal(mops_utf8_prefix("h\xc3\xa9llo", 6, 2), 1); /* not through é */
+    assert_int_equal(mops_utf8_prefix("h\xc3\xa9llo", 6, 3), 3);
+    assert_int_equal(mops_utf8_prefix("abc", 3, 10), 3);
+    assert_int_equal(mops_utf8_prefix("\xe2\x82\xac", 3, 2), 0);
     assert_false(mops_utf8_valid("\xe2\x82", 2));         /* truncated */
     assert_int_equal(mops_text_check("description", "line1\nline2", 100, &err), 0);
     assert_int_equal(mops_text_check("description", "bell\a", 100, &err), MOPS_EINVAL);
