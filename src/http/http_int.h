@@ -107,6 +107,11 @@ int http_query_check(const http_req_t *req, const char *const *allowed, mops_err
 /* The server's upload limit in bytes. */
 int64_t http_max_upload(const http_req_t *req);
 
+/* Answer a stored file: fd (closed by the server), its size, its SHA-256
+ * in X-Mops-Sha256 and ETag, and a Content-Disposition naming it. */
+void http_resp_file(http_req_t *req, http_resp_t *resp, int fd, int64_t size, const char *sha,
+                    const char *content_type, const char *filename);
+
 /* Set the JSON body (taking the reference) and status. */
 void http_resp_json(http_resp_t *resp, int status, json_t *body);
 

@@ -255,6 +255,21 @@ int http_query_page(const http_req_t *req, int *limit, int64_t *token, mops_err_
     return rc;
 }
 
+void http_resp_file(http_req_t *req, http_resp_t *resp, int fd, int64_t size, const char *sha,
+                    const char *content_type, const char *filename)
+{
+    resp->fd = fd;
+    resp->fd_size = size;
+    resp->content_type = content_type;
+    resp->headers[resp->nheaders][0] = "X-Mops-Sha256";
+    resp->headers[resp->nheaders++][1] = mops_arena_strdup(req->arena, sha);
+    resp->headers[resp->nheaders][0] = "ETag";
+    resp->headers[resp->nheaders++][1] = mops_arena_printf(req->arena, "\"sha256:%s\"", sha);
+    resp->headers[resp->nheaders][0] = "Content-Disposition";
+    resp->headers[resp->nheaders++][1] =
+        mops_arena_printf(req->arena, "attachment; filename=\"%s\"", filename);
+}
+
 void http_resp_json(http_resp_t *resp, int status, json_t *body)
 {
     json_decref(resp->json);

@@ -199,16 +199,8 @@ static int version_download(http_req_t *req, http_resp_t *resp, mops_err_t *err)
         rc = data_version_open(&req->ctx, TEAM, DATASET, VERSION, &fd, &size, sha, err);
     if (rc != 0)
         return rc;
-    resp->fd = fd;
-    resp->fd_size = size;
-    resp->content_type = "text/csv; charset=utf-8";
-    resp->headers[resp->nheaders][0] = "X-Mops-Sha256";
-    resp->headers[resp->nheaders++][1] = mops_arena_strdup(req->arena, sha);
-    resp->headers[resp->nheaders][0] = "ETag";
-    resp->headers[resp->nheaders++][1] = mops_arena_printf(req->arena, "\"sha256:%s\"", sha);
-    resp->headers[resp->nheaders][0] = "Content-Disposition";
-    resp->headers[resp->nheaders++][1] =
-        mops_arena_printf(req->arena, "attachment; filename=\"%s-%s.csv\"", DATASET, VERSION);
+    http_resp_file(req, resp, fd, size, sha, "text/csv; charset=utf-8",
+                   mops_arena_printf(req->arena, "%s-%s.csv", DATASET, VERSION));
     return 0;
 }
 

@@ -128,16 +128,8 @@ static int version_download(http_req_t *req, http_resp_t *resp, mops_err_t *err)
         rc = registry_version_open_artifact(&req->ctx, TEAM, MODEL, VERSION, &fd, &size, sha, err);
     if (rc != 0)
         return rc;
-    resp->fd = fd;
-    resp->fd_size = size;
-    resp->content_type = "application/octet-stream";
-    resp->headers[resp->nheaders][0] = "X-Mops-Sha256";
-    resp->headers[resp->nheaders++][1] = mops_arena_strdup(req->arena, sha);
-    resp->headers[resp->nheaders][0] = "ETag";
-    resp->headers[resp->nheaders++][1] = mops_arena_printf(req->arena, "\"sha256:%s\"", sha);
-    resp->headers[resp->nheaders][0] = "Content-Disposition";
-    resp->headers[resp->nheaders++][1] =
-        mops_arena_printf(req->arena, "attachment; filename=\"%s-%s.bin\"", MODEL, VERSION);
+    http_resp_file(req, resp, fd, size, sha, "application/octet-stream",
+                   mops_arena_printf(req->arena, "%s-%s.bin", MODEL, VERSION));
     return 0;
 }
 
