@@ -75,7 +75,7 @@ int cli_getopt(int argc, char **argv, const struct option *opts, const char *gro
 enum { OPT_JSON = 1000, OPT_ALL, OPT_DELETE, OPT_ADMIN, OPT_NO_ADMIN, OPT_DISABLE, OPT_ENABLE,
        OPT_ARCHIVED, OPT_DATA, OPT_DB, OPT_EXPIRES_IN_DAYS, OPT_EXPIRES_AT, OPT_TOKEN_FILE,
        OPT_SOURCE_URI, OPT_SOURCE_COMMIT, OPT_FRAMEWORK_VERSION, OPT_PARAMS_FILE, OPT_DISPLAY,
-       OPT_PAGE_TOKEN, OPT_SCHEMA, OPT_COLUMN_TAG, OPT_DOT };
+       OPT_PAGE_TOKEN, OPT_SCHEMA, OPT_COLUMN_TAG, OPT_DOT, OPT_APPROVE };
 
 /* For subcommands whose only option is --json: parse, then check that
  * between min and max positional arguments remain (from argv[optind]).

@@ -117,7 +117,8 @@ static void print_version(const json_t *v)
            cli_cell(json_object_get(v, "size"), 1), cli_cell(json_object_get(v, "rows"), 2));
     printf("schema:       %s\n", cli_cell(json_object_get(v, "schema_source"), 0));
     printf("quality:      %s\n", quality_text(json_object_get(v, "quality")));
-    printf("pii columns:  %s\n", joined(json_object_get(v, "pii_columns"), 0));
+    printf("pii columns:  %s (approved: %s)\n", joined(json_object_get(v, "pii_columns"), 0),
+           joined(json_object_get(v, "approved_pii_columns"), 2));
     printf("source:       %s\n", cli_cell(json_object_get(v, "source_uri"), 0));
     printf("description:  %s\n", cli_cell(json_object_get(v, "description"), 0));
     printf("tags:         %s\n", joined(json_object_get(v, "tags"), 1));
@@ -702,13 +703,17 @@ static void print_tags(const json_t *v)
 
 static int data_tags(cli_client_t *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+    static const struct option opts[] = {{"approve", no_argument, NULL, OPT_APPROVE},
+                                         {"json", no_argument, NULL, OPT_JSON},
                                          {NULL, 0, NULL, 0}};
-    int json = 0, ch;
+    int json = 0, approve = 0, ch;
     while ((ch = cli_getopt(argc, argv, opts, GROUP, cli_current_sub)) != -1) {
-        if (ch != OPT_JSON)
+        if (ch == OPT_JSON)
+            json = 1;
+        else if (ch == OPT_APPROVE)
+            approve = 1;
+        else
             return CLI_USAGE;
-        json = 1;
     }
     ref_t r = {0};
     if (argc - optind < 2)
@@ -733,8 +738,15 @@ static int data_tags(cli_client_t *c, int argc, char **argv)
         free(copy);
         free(col);
     }
+    if (approve && !json_object_size(cols)) {
+        json_decref(cols);
+        ref_release(&r);
+        return cli_usage_error("--approve needs the columns whose use is approved");
+    }
     char *path = ds_path(&r, argv[optind + 1], json_object_size(cols) ? "/column-tags" : "");
-    json_t *body = json_object_size(cols) ? json_pack("{s:O}", "columns", cols) : NULL;
+    json_t *body = json_object_size(cols)
+                       ? json_pack("{s:O, s:b}", "columns", cols, "approve", approve)
+                       : NULL;
     json_t *out = NULL;
     mops_err_t err;
     int rc = cli_request(c, body ? "PUT" : "GET", path, body, &out, &err);
@@ -957,10 +969,12 @@ static const cli_sub_t subs[] = {
     {"diff", "TEAM/DATASET [FROM] TO [--json]",
      "Schema changes between two versions (default: TO against the version before it).",
      "  --json   print JSON\n", data_diff},
-    {"tags", "TEAM/DATASET VERSION [COLUMN=TAG[,TAG...]...] [--json]",
+    {"tags", "TEAM/DATASET VERSION [COLUMN=TAG[,TAG...]...] [--approve] [--json]",
      "Show the column tags of a version, or set (and confirm) the tags of some columns; "
-     "taking a PII tag off needs dataset.classify.",
-     "  --json   print JSON\n", data_tags},
+     "taking a PII tag off, or approving the use of PII columns, needs dataset.classify.",
+     "  --approve   approve the use of the listed PII columns (governance's privacy rule)\n"
+     "  --json      print JSON\n",
+     data_tags},
     {"suite", "TEAM/DATASET [SUITE.json] [--json]",
      "Show the dataset's quality suite, or replace it with a Great Expectations suite file.",
      "  --json   print JSON\n", data_suite},

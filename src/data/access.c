@@ -18,6 +18,7 @@
 
 static const mops_json_field_t tags_fields[] = {
     {"columns", MOPS_JSON_OBJECT, 1},
+    {"approve", MOPS_JSON_BOOL, 0},
     {NULL, 0, 0},
 };
 
@@ -272,6 +273,12 @@ int data_column_tags_set(const mops_ctx_t *ctx, const char *team, const char *na
     }
     if (changes && (rc = auth_require(ctx, AUTH_DATASET_WRITE, d.team_id, err)) != 0)
         goto out;
+    /* Approving the use of restricted columns is the classifiers' call. */
+    int approve = json_is_true(json_object_get(spec, "approve"));
+    if (approve && (rc = auth_require(ctx, AUTH_DATASET_CLASSIFY, d.team_id, err)) != 0) {
+        mops_err_wrap(err, "approving the use of PII columns");
+        goto out;
+    }
     if (v.archived) {
         rc = mops_err_set(err, MOPS_EPRECOND, "version %lld of %s/%s is archived",
                           (long long)v.number, team, name);
@@ -301,18 +308,25 @@ int data_column_tags_set(const mops_ctx_t *ctx, const char *team, const char *na
         json_array_foreach(tags, i, t) {
             if (rc != 0)
                 break;
+            /* An approval stays until the tag goes; approve sets it on the
+             * restricted tags given. */
+            const char *tag = json_string_value(t);
+            const char *state = approve && data_tag_is_restricted(tag) ? "approved" : "confirmed";
             rc = store_exec(ctx->db, NULL, err,
                             "INSERT INTO dataset_column_tags (version_id, column_name, tag, "
                             "state, evidence, updated_by, updated_at) "
-                            "VALUES (?, ?, ?, 'confirmed', ?, ?, ?) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?) "
                             "ON CONFLICT (version_id, column_name, tag) DO UPDATE SET "
-                            "state = 'confirmed', updated_by = excluded.updated_by, "
+                            "state = CASE WHEN excluded.state = 'approved' OR "
+                            "dataset_column_tags.state = 'approved' THEN 'approved' "
+                            "ELSE 'confirmed' END, updated_by = excluded.updated_by, "
                             "updated_at = excluded.updated_at",
-                            "itttIi", v.id, col, json_string_value(t), evidence, by, now);
+                            "ittttIi", v.id, col, tag, state, evidence, by, now);
         }
     }
     if (rc == 0) {
-        json_t *detail = json_pack("{s:O, s:O}", "columns", cols, "removed", removed);
+        json_t *detail = json_pack("{s:O, s:O, s:b}", "columns", cols, "removed", removed,
+                                   "approve", approve);
         rc = audit_record(ctx, "dataset.column_tags", dt_target(ctx, &d, v.number), d.team_id,
                           detail, err);
         json_decref(detail);

@@ -291,6 +291,31 @@ int dt_restricted_columns(const mops_ctx_t *ctx, int64_t version_id, json_t **ou
     return column_tags(ctx, version_id, 1, 0, out, err);
 }
 
+int dt_pii_state(const mops_ctx_t *ctx, int64_t version_id, json_t **pii, json_t **approved,
+                 mops_err_t *err)
+{
+    json_t *tags;
+    int rc = column_tags(ctx, version_id, 1, 1, &tags, err);
+    if (rc != 0)
+        return rc;
+    json_t *p = json_array(), *a = json_array();
+    const char *col;
+    json_t *list;
+    json_object_foreach(tags, col, list) {
+        int all = 1;
+        size_t i;
+        json_t *t;
+        json_array_foreach(list, i, t) all &= !strcmp(mops_json_str(t, "state", ""), "approved");
+        json_array_append_new(p, json_string(col));
+        if (all)
+            json_array_append_new(a, json_string(col));
+    }
+    json_decref(tags);
+    *pii = p;
+    *approved = a;
+    return 0;
+}
+
 /* ------------------------------------------------------------ files */
 
 int dt_version_stream(const mops_ctx_t *ctx, const char *sha, FILE **out, int64_t *size,

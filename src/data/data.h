@@ -162,10 +162,13 @@ int data_version_open(const mops_ctx_t *ctx, const char *team, const char *name,
 
 /* ------------------------------------------------------------ column tags */
 
-/* spec: {"columns": {"email": ["pii:email"], "notes": []}}: the listed
- * columns' tags are replaced and confirmed. Needs dataset.write or
- * dataset.classify; taking a PII or "sensitive" tag away needs
- * dataset.classify. *out: the version. */
+/* spec: {"columns": {"email": ["pii:email"], "notes": []}, "approve"?}:
+ * the listed columns' tags are replaced and confirmed. Adding tags needs
+ * dataset.write; taking a PII or "sensitive" tag away, or approving the use
+ * of the listed restricted columns ("approve": true, state "approved",
+ * which governance's privacy rule reads), needs dataset.classify; merely
+ * confirming takes either. Approvals do not carry over to later versions.
+ * *out: the version. */
 int data_column_tags_set(const mops_ctx_t *ctx, const char *team, const char *name,
                          const char *ref, const json_t *spec, json_t **out, mops_err_t *err);
 
@@ -236,12 +239,27 @@ int data_pii_columns(const mops_ctx_t *ctx, const data_ref_t *ref, json_t **out,
 
 /* The PII columns of the datasets a model version was trained on (by its
  * "dataset" field and trained-on links): {"model", "datasets": [{"dataset",
- * "columns"}], "columns": [union of names], "has_pii", "fingerprint"}.
- * fingerprint is a SHA-256 over the datasets and their PII columns, so an
- * approval given for one set of PII does not cover another. Governance
- * asks this to require a privacy approval; serving to mask features. */
+ * "columns", "approved"}], "columns": [union of names], "unapproved":
+ * [those not approved], "has_pii", "has_unapproved_pii", "fingerprint"}.
+ * A column's use is approved when a classifier approved its restricted
+ * tags on that version (data_column_tags_set with "approve"). fingerprint
+ * is a SHA-256 over the datasets and their PII columns, so an approval
+ * recorded elsewhere for one set of PII does not cover another. Serving
+ * masks "columns" in the prediction log and exported samples. */
 int data_model_pii(const mops_ctx_t *ctx, const char *team, const char *model, int64_t version,
                    json_t **out, mops_err_t *err);
+
+/* Governance's "dataset" hook (governance_providers_t.dataset, registered
+ * at start-up): the facts of its rule "the training dataset passed its
+ * quality suite and holds no unapproved PII", for a model version's
+ * "dataset" field: {"dataset", "quality": {"passed", "validated",
+ * "success", "current", "suite_revision", "result_id", "validated_at"},
+ * "pii_columns": [...], "approved_pii_columns": [...]}. MOPS_EINVAL when
+ * the field is not a dataset reference, MOPS_ENOTFOUND when the caller
+ * cannot read it. Reads only (it runs inside the caller's transaction);
+ * team_id, the model's team, is not needed: the reference names its own. */
+int data_governance_dataset(const mops_ctx_t *ctx, int64_t team_id, const char *dataset,
+                            json_t **out, mops_err_t *err);
 
 /* The quality state of a dataset version: {"dataset", "suite_revision"
  * (current), "validated" (a result exists), "success" (of the newest

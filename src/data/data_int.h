@@ -90,6 +90,11 @@ int dt_column_tags_json(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
 int dt_restricted_columns(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                           mops_err_t *err);
 
+/* The restricted columns of a version (*pii) and those of them whose use
+ * a classifier approved (*approved), as new arrays of names. */
+int dt_pii_state(const mops_ctx_t *ctx, int64_t version_id, json_t **pii, json_t **approved,
+                 mops_err_t *err);
+
 /* The JSON of one version row. */
 int dt_version_json(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t version_id,
                     json_t **out, mops_err_t *err);

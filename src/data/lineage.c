@@ -26,6 +26,18 @@
 
 static data_deployments_fn deployments_fn;
 
+/* Is v one of the items of array a? */
+static int json_contains(const json_t *a, const json_t *v)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) {
+        if (json_equal(x, v))
+            return 1;
+    }
+    return 0;
+}
+
 void data_lineage_set_deployments(data_deployments_fn fn)
 {
     deployments_fn = fn;
@@ -490,17 +502,49 @@ int data_pii_columns(const mops_ctx_t *ctx, const data_ref_t *ref, json_t **out,
 {
     dt_dataset_t d;
     dt_version_t v;
-    json_t *restricted = NULL;
+    json_t *restricted = NULL, *pii = NULL, *approved = NULL;
     int rc = dt_ref_resolve(ctx, ref, AUTH_DATASET_READ, &d, &v, err);
     if (rc != 0 || (rc = dt_restricted_columns(ctx, v.id, &restricted, err)) != 0)
         return rc;
+    if ((rc = dt_pii_state(ctx, v.id, &pii, &approved, err)) != 0) {
+        json_decref(restricted);
+        return rc;
+    }
     json_t *cols = json_array();
     const char *col;
     json_t *tags;
     json_object_foreach(restricted, col, tags)
         json_array_append_new(cols, json_pack("{s:s, s:O}", "name", col, "tags", tags));
     json_decref(restricted);
-    *out = json_pack("{s:s, s:o}", "dataset", dt_ref_text(ctx, &d, v.number), "columns", cols);
+    json_decref(pii);
+    *out = json_pack("{s:s, s:o, s:o}", "dataset", dt_ref_text(ctx, &d, v.number), "columns",
+                     cols, "approved", approved);
+    return 0;
+}
+
+int data_governance_dataset(const mops_ctx_t *ctx, int64_t team_id, const char *dataset,
+                            json_t **out, mops_err_t *err)
+{
+    (void)team_id; /* the reference names the dataset's own team */
+    data_ref_t ref;
+    dt_dataset_t d;
+    dt_version_t v;
+    json_t *quality = NULL, *pii = NULL, *approved = NULL;
+    int rc;
+    if ((rc = data_ref_parse(dataset, &ref, err)) != 0 ||
+        (rc = dt_ref_resolve(ctx, &ref, AUTH_DATASET_READ, &d, &v, err)) != 0 ||
+        (rc = data_quality_status(ctx, &ref, &quality, err)) != 0)
+        return rc;
+    if ((rc = dt_pii_state(ctx, v.id, &pii, &approved, err)) != 0) {
+        json_decref(quality);
+        return rc;
+    }
+    json_object_set_new(quality, "passed",
+                        json_boolean(json_is_true(json_object_get(quality, "validated")) &&
+                                     json_is_true(json_object_get(quality, "success")) &&
+                                     json_is_true(json_object_get(quality, "current"))));
+    *out = json_pack("{s:s, s:o, s:o, s:o}", "dataset", dt_ref_text(ctx, &d, v.number),
+                     "quality", quality, "pii_columns", pii, "approved_pii_columns", approved);
     return 0;
 }
 
@@ -511,7 +555,7 @@ int data_model_pii(const mops_ctx_t *ctx, const char *team, const char *model, i
     int rc = dt_model_training_refs(ctx, team, model, version, &refs, err);
     if (rc != 0)
         return rc;
-    json_t *datasets = json_array(), *names = json_array();
+    json_t *datasets = json_array(), *names = json_array(), *unapproved = json_array();
     int unknown = 0;
     mops_sha256_t *h = mops_sha256_new();
     size_t i;
@@ -534,12 +578,12 @@ int data_model_pii(const mops_ctx_t *ctx, const char *team, const char *model, i
         size_t j;
         json_t *c;
         json_array_foreach(json_object_get(pc, "columns"), j, c) {
-            size_t k;
-            json_t *q;
-            int dup = 0;
-            json_array_foreach(names, k, q) dup |= json_equal(q, json_object_get(c, "name"));
-            if (!dup)
-                json_array_append(names, json_object_get(c, "name"));
+            json_t *name = json_object_get(c, "name");
+            if (!json_contains(names, name))
+                json_array_append(names, name);
+            if (!json_contains(json_object_get(pc, "approved"), name) &&
+                !json_contains(unapproved, name))
+                json_array_append(unapproved, name);
         }
         char *text = mops_json_dump(pc);
         mops_sha256_update(h, text, strlen(text));
@@ -550,9 +594,11 @@ int data_model_pii(const mops_ctx_t *ctx, const char *team, const char *model, i
     char fp[MOPS_SHA256_HEX];
     mops_sha256_final(h, fp);
     json_decref(refs);
-    *out = json_pack("{s:s, s:o, s:o, s:b, s:s}", "model", model_id(ctx, team, model, version),
-                     "datasets", datasets, "columns", names, "has_pii",
-                     json_array_size(names) > 0 || unknown, "fingerprint", fp);
+    *out = json_pack("{s:s, s:o, s:o, s:o, s:b, s:b, s:s}", "model",
+                     model_id(ctx, team, model, version), "datasets", datasets, "columns", names,
+                     "unapproved", unapproved, "has_pii", json_array_size(names) > 0 || unknown,
+                     "has_unapproved_pii", json_array_size(unapproved) > 0 || unknown,
+                     "fingerprint", fp);
     return 0;
 }
 

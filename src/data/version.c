@@ -273,26 +273,23 @@ int dt_version_json(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t versio
     if (!o)
         return mops_err_set(err, MOPS_ECORRUPT, "version %lld of %s/%s has unreadable metadata",
                             (long long)number, d->team, d->name);
-    json_t *tags = NULL, *ctags = NULL, *restricted = NULL, *quality = NULL;
+    json_t *tags = NULL, *ctags = NULL, *pii = NULL, *approved = NULL, *quality = NULL;
     if ((rc = store_tags_json(ctx->db, "dataset_version_tags", "version_id", version_id, &tags,
-                           err)) != 0 ||
+                              err)) != 0 ||
         (rc = dt_column_tags_json(ctx, version_id, &ctags, err)) != 0 ||
-        (rc = dt_restricted_columns(ctx, version_id, &restricted, err)) != 0 ||
+        (rc = dt_pii_state(ctx, version_id, &pii, &approved, err)) != 0 ||
         (rc = quality_json(ctx, version_id, suite_revision, &quality, err)) != 0) {
         json_decref(tags);
         json_decref(ctags);
-        json_decref(restricted);
+        json_decref(pii);
+        json_decref(approved);
         json_decref(o);
         return rc;
     }
-    json_t *pii = json_array();
-    const char *col;
-    json_t *v;
-    json_object_foreach(restricted, col, v) json_array_append_new(pii, json_string(col));
-    json_decref(restricted);
     json_object_set_new(o, "tags", tags);
     json_object_set_new(o, "column_tags", ctags);
     json_object_set_new(o, "pii_columns", pii);
+    json_object_set_new(o, "approved_pii_columns", approved);
     json_object_set_new(o, "quality", quality);
     *out = o;
     return 0;
@@ -418,8 +415,10 @@ static int seed_column_tags(const mops_ctx_t *ctx, int64_t version_id, int64_t p
             const char *ev = json_string_value(json_array_get(r, 3));
             char *evidence = *ev ? mops_xstrdup(ev)
                                  : mops_xasprintf("kept from version %lld", (long long)prev_number);
+            /* An approval was for that version's data: new data needs its own. */
+            const char *state = json_string_value(json_array_get(r, 2));
             rc = put_column_tag(ctx, version_id, col, json_string_value(json_array_get(r, 1)),
-                                json_string_value(json_array_get(r, 2)), evidence, err);
+                                strcmp(state, "approved") ? state : "confirmed", evidence, err);
             free(evidence);
         }
         json_decref(rows);

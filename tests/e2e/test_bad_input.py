@@ -83,8 +83,8 @@ JSON_ROUTES = {
     ("PATCH", DV_PATH): (D + "/versions/1", {"description": "d", "tags": ["t"]},
                          {"description": STR, "tags": STRS}, []),
     ("PUT", DV_PATH + "/column-tags"): (D + "/versions/1/column-tags",
-                                        {"columns": {"b": ["pii:email"]}}, {"columns": OBJ},
-                                        ["columns"]),
+                                        {"columns": {"b": ["pii:email"]}, "approve": True},
+                                        {"columns": OBJ, "approve": BOOL}, ["columns"]),
     ("PUT", DS_PATH + "/suite"): (
         D + "/suite", {"expectations": [{"expectation_type": "expect_column_to_exist",
                                          "kwargs": {"column": "a"}}],

@@ -204,6 +204,16 @@ class Datasets(mopstest.TestCase):
         v2 = srv.ok("GET", "/api/v1/datasets/crm/customers/versions/2")
         self.assertEqual(v2["column_tags"]["email"][0]["state"], "confirmed")
         self.assertEqual(v2["column_tags"]["zip"][0]["tag"], "internal")
+        # approving the use of a PII column is a classifier's call
+        p = self.cli("data", "tags", "crm/customers", "2", "email=pii:email", "--approve",
+                     role="data-scientist", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("dataset.classify", p.stderr)
+        self.cli("data", "tags", "crm/customers", "2", "email=pii:email", "--approve",
+                 role="risk-officer")
+        v2 = srv.ok("GET", "/api/v1/datasets/crm/customers/versions/2")
+        self.assertEqual(v2["approved_pii_columns"], ["email"])
+        self.assertEqual(v2["column_tags"]["email"][0]["state"], "approved")
         # reads have --json and tables
         for args in (["data", "list"], ["data", "show", "crm/customers"],
                      ["data", "show", "crm/customers", "2"], ["data", "versions", "crm/customers"],

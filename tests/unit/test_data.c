@@ -722,6 +722,29 @@ static void test_quality(void **state)
     assert_true(json_is_true(json_object_get(qs, "success")));
     assert_int_equal(json_integer_value(json_object_get(qs, "suite_revision")), 2);
     json_decref(qs);
+    /* governance's hook: quality passed, PII not yet approved */
+    json_t *facts = NULL;
+    TU_OK(data_governance_dataset(&p.viewer, 0, "dataset:a/q@1", &facts, &tu_err_));
+    assert_true(json_is_true(json_object_get(json_object_get(facts, "quality"), "passed")));
+    assert_string_equal(json_string_value(json_array_get(json_object_get(facts, "pii_columns"),
+                                                         0)), "email");
+    assert_int_equal(json_array_size(json_object_get(facts, "approved_pii_columns")), 0);
+    json_decref(facts);
+    json_t *ap = tu_json("{\"columns\":{\"email\":[\"pii:email\"]},\"approve\":true}");
+    assert_int_equal(data_column_tags_set(&p.ds, "a", "q", "1", ap, &out, &err),
+                     MOPS_EFORBIDDEN);
+    assert_non_null(strstr(err.msg, "dataset.classify"));
+    TU_OK(data_column_tags_set(&p.risk, "a", "q", "1", ap, &out, &tu_err_));
+    json_decref(out);
+    json_decref(ap);
+    TU_OK(data_governance_dataset(&p.viewer, 0, "dataset:a/q@1", &facts, &tu_err_));
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(facts, "approved_pii_columns"), 0)), "email");
+    json_decref(facts);
+    assert_int_equal(data_governance_dataset(&p.viewer, 0, "s3://x/y.csv", &facts, &err),
+                     MOPS_EINVAL);
+    assert_int_equal(data_governance_dataset(&p.outsider, 0, "dataset:a/q@1", &facts, &err),
+                     MOPS_ENOTFOUND);
     json_t *list = NULL;
     TU_OK(data_validation_list(&p.viewer, "a", "q", "1", 0, 1, &list, &tu_err_));
     assert_int_equal(json_array_size(json_object_get(list, "items")), 1);
@@ -948,6 +971,34 @@ static void test_lineage(void **state)
     TU_OK(data_model_pii(&f->sys, "a", "churn", 2, &pii, &tu_err_));
     assert_false(json_is_true(json_object_get(pii, "has_pii")));
     json_decref(pii);
+    /* a risk officer approves the use of both: no unapproved PII left; the
+     * next version of the data needs its own approval */
+    TU_OK(data_model_pii(&f->sys, "a", "churn", 1, &pii, &tu_err_));
+    assert_true(json_is_true(json_object_get(pii, "has_unapproved_pii")));
+    json_decref(pii);
+    spec = tu_json("{\"columns\":{\"email\":[\"pii:email\"],\"amount\":[\"sensitive\"]},"
+                   "\"approve\":true}");
+    TU_OK(data_column_tags_set(&p.risk, "a", "tx", "1", spec, &out, &tu_err_));
+    assert_int_equal(json_array_size(json_object_get(out, "approved_pii_columns")), 2);
+    json_decref(out);
+    json_decref(spec);
+    TU_OK(data_model_pii(&f->sys, "a", "churn", 1, &pii, &tu_err_));
+    assert_true(json_is_true(json_object_get(pii, "has_pii")));
+    assert_false(json_is_true(json_object_get(pii, "has_unapproved_pii")));
+    json_decref(pii);
+    json_t *v3 = must_register(&p.ds, "a", "tx", "email,amount\nb@example.com,2\n", NULL);
+    assert_int_equal(json_array_size(json_object_get(v3, "pii_columns")), 1); /* found again */
+    assert_int_equal(json_array_size(json_object_get(v3, "approved_pii_columns")), 0);
+    json_decref(v3);
+    /* approved tags kept by a later version of the same columns are only
+     * confirmed there */
+    spec = tu_json("{\"columns\":{\"email\":[\"pii:email\"]},\"approve\":true}");
+    TU_OK(data_column_tags_set(&p.risk, "a", "tx", "3", spec, &out, &tu_err_));
+    json_decref(out);
+    json_decref(spec);
+    v3 = must_register(&p.ds, "a", "tx", "email\nc@example.com\n", NULL);
+    assert_true(has_tag(v3, "email", "pii:email", "confirmed"));
+    json_decref(v3);
 
     /* monitoring's seam: the sketches of a version's profile */
     data_ref_t ref;
