@@ -82,6 +82,18 @@ static const struct {
                          R_ADMIN | R_RISK},
     [AUTH_AUDIT_VERIFY] = {"audit.verify", "verify the whole audit chain", SCOPE_ANY_TEAM,
                            R_ADMIN | R_RISK},
+    [AUTH_DEPLOYMENT_READ] = {"deployment.read", "see deployments, their history and statistics",
+                              SCOPE_TEAM, AUTH_ROLES_ALL},
+    [AUTH_DEPLOYMENT_WRITE] = {"deployment.write",
+                               "create, change, roll back and delete deployments", SCOPE_TEAM,
+                               R_ADMIN | R_MLE},
+    [AUTH_DEPLOYMENT_INFER] = {"deployment.infer",
+                               "run inference on the team's deployments and models", SCOPE_TEAM,
+                               R_ADMIN | R_DS | R_MLE},
+    [AUTH_JOB_READ] = {"job.read", "see batch scoring jobs and download their results",
+                       SCOPE_TEAM, R_ADMIN | R_DS | R_MLE | R_RISK},
+    [AUTH_JOB_RUN] = {"job.run", "submit and cancel batch scoring jobs", SCOPE_TEAM,
+                      R_ADMIN | R_DS | R_MLE},
 };
 
 unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id)
@@ -94,6 +106,9 @@ unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id)
 
 int auth_can(const auth_principal_t *who, auth_perm_t perm, int64_t team_id)
 {
+    /* A token limited to inference holds nothing else, whoever owns it. */
+    if (who && who->scoped && perm != AUTH_DEPLOYMENT_INFER)
+        return 0;
     if (!who || who->is_admin)
         return 1;
     unsigned roles = perm_table[perm].roles;
@@ -128,11 +143,37 @@ static const char *team_name(const auth_principal_t *who, int64_t team_id)
     return NULL;
 }
 
+/* The deployments of a scoped token, for messages. */
+static void scope_text(const auth_principal_t *who, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < who->n_infer_only && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", who->infer_only[i]);
+}
+
+static int scoped_refusal(const mops_ctx_t *ctx, int64_t team_id, const char *what,
+                          mops_err_t *err)
+{
+    char names[200];
+    scope_text(ctx->who, names, sizeof names);
+    mops_ctx_deny(ctx, team_id);
+    return mops_err_set(err, MOPS_EFORBIDDEN,
+                        "this token of %s may only run inference on the deployments %s; it may "
+                        "not %s",
+                        ctx->who->user, names, what);
+}
+
 int auth_require(const mops_ctx_t *ctx, auth_perm_t perm, int64_t team_id, mops_err_t *err)
 {
     const auth_principal_t *who = ctx->who;
     if (auth_can(who, perm, team_id))
         return 0;
+    if (who->scoped && perm != AUTH_DEPLOYMENT_INFER) {
+        char what[160];
+        snprintf(what, sizeof what, "%s (%s)", perm_table[perm].what, perm_table[perm].name);
+        return scoped_refusal(ctx, team_id, what, err);
+    }
     mops_ctx_deny(ctx, team_id);
     char roles[160];
     roles_text(perm_table[perm].roles, roles, sizeof roles);
@@ -158,10 +199,44 @@ int auth_require(const mops_ctx_t *ctx, auth_perm_t perm, int64_t team_id, mops_
     }
 }
 
+int auth_require_infer(const mops_ctx_t *ctx, int64_t team_id, const char *deployment,
+                       mops_err_t *err)
+{
+    const auth_principal_t *who = ctx->who;
+    if (who && who->scoped) {
+        size_t i = 0;
+        while (deployment && i < who->n_infer_only && strcmp(who->infer_only[i], deployment))
+            i++;
+        if (!deployment || i == who->n_infer_only) {
+            char what[160];
+            if (deployment)
+                snprintf(what, sizeof what, "run inference on deployment %s",
+                         mops_text_show(deployment));
+            else
+                snprintf(what, sizeof what, "run inference on a model outside a deployment");
+            return scoped_refusal(ctx, team_id, what, err);
+        }
+    }
+    return auth_require(ctx, AUTH_DEPLOYMENT_INFER, team_id, err);
+}
+
+int auth_require_unscoped(const mops_ctx_t *ctx, const char *action, mops_err_t *err)
+{
+    if (!ctx->who || !ctx->who->scoped)
+        return 0;
+    char what[160];
+    snprintf(what, sizeof what, "use this endpoint (%s)", action);
+    return scoped_refusal(ctx, 0, what, err);
+}
+
 void auth_sql_team_filter(const mops_ctx_t *ctx, auth_perm_t perm, const char *col,
                           store_sql_t *q)
 {
     const auth_principal_t *who = ctx->who;
+    if (who && who->scoped && perm != AUTH_DEPLOYMENT_INFER) {
+        store_sql_add(q, "(1=0)", NULL);
+        return;
+    }
     if (!who || who->is_admin) {
         store_sql_add(q, "(1=1)", NULL);
         return;

@@ -29,6 +29,8 @@ typedef struct cli_cmd {
     {"model", "register, list, update and archive models", cmd_model},                           \
     {"version", "upload, list, download and alias model versions", cmd_version},                 \
     {"audit", "read and verify the audit trail", cmd_audit},                                     \
+    {"deploy", "create, change, roll back and delete deployments", cmd_deploy},                  \
+    {"job", "score a CSV on the server: submit, follow and download batch jobs", cmd_job},     \
     {"predict", "score a CSV file with a model file, locally", cmd_predict},
 
 int cmd_server(int argc, char **argv);
@@ -40,6 +42,8 @@ int cmd_token(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_job(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 
 /* ------------------------------------------------------ subcommand groups */

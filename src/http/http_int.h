@@ -25,6 +25,8 @@ typedef struct http_req http_req_t;
 typedef struct http_resp {
     int status;                 /* default 200 */
     json_t *json;               /* body, owned; NULL for no JSON body */
+    char *body;                 /* or a body already serialised (heap, owned) */
+    size_t body_len;
     int fd;                     /* file body when >= 0 (closed by MHD) */
     int64_t fd_size;
     const char *content_type;   /* default application/json */
@@ -63,6 +65,7 @@ struct http_req {
     mops_denial_t denial; /* ctx.denial points here */
     char request_id[68];
     int64_t t0_us;
+    int64_t cpu_mark_ns; /* the thread CPU clock when the request began */
     mops_buf_t body;
     int64_t body_len;
     json_t *json;        /* parsed JSON body */
@@ -124,5 +127,13 @@ extern const http_route_t http_routes_core[];
 extern const http_route_t http_routes_auth[];
 extern const http_route_t http_routes_registry[];
 extern const http_route_t http_routes_audit[];
+extern const http_route_t http_routes_serve[];
+/* Inference and the Open Inference Protocol: the only routes a token
+ * limited to inference may use, and the hot path, which takes a store
+ * connection only when it needs one. */
+extern const http_route_t http_routes_infer[];
+
+/* Is r one of http_routes_infer? */
+int http_route_is_infer(const http_route_t *r);
 
 #endif

@@ -20,8 +20,10 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "core/ctx.h"
 #include "core/error.h"
+#include "core/text.h"
 
 /* ------------------------------------------------------------ artifacts */
 
@@ -111,5 +113,36 @@ int registry_alias_set(const mops_ctx_t *ctx, const char *team, const char *mode
                        const char *alias, const json_t *spec, json_t **out, mops_err_t *err);
 int registry_alias_delete(const mops_ctx_t *ctx, const char *team, const char *model,
                           const char *alias, mops_err_t *err);
+
+/* ------------------------------------------------- lookups for other modules */
+
+/* What another module (serving) needs to know of one version. */
+typedef struct registry_version_ref {
+    int64_t team_id, model_id, version_id, number;
+    int archived;               /* the version is archived */
+    char team[MOPS_NAME_MAX + 1], model[MOPS_NAME_MAX + 1];
+    char format[33];            /* "xgboost-json", ... */
+    char stage[33];             /* lifecycle stage ("draft", ...) */
+    char sha256[65];            /* its artifact in the blob store */
+    int64_t size;               /* the artifact's bytes */
+} registry_version_ref_t;
+
+/* Resolve team/model and a version reference (a number, an alias or
+ * "latest") as the caller sees them, and check perm on the model's team:
+ * MOPS_ENOTFOUND (team, model or version), MOPS_EFORBIDDEN. */
+int registry_version_lookup(const mops_ctx_t *ctx, const char *team, const char *model,
+                            const char *ref, auth_perm_t perm, registry_version_ref_t *out,
+                            mops_err_t *err);
+
+/* The same by version id, with no permission check: for the server's own
+ * use (loading a model a deployment routes to). MOPS_ENOTFOUND. */
+int registry_version_lookup_id(const mops_ctx_t *ctx, int64_t version_id,
+                               registry_version_ref_t *out, mops_err_t *err);
+
+/* The teams the caller may see (model.read) that hold an active model named
+ * model, by name order: up to max names into teams (arena strings); *n gets
+ * how many there are in all. */
+int registry_model_teams(const mops_ctx_t *ctx, const char *model, const char **teams, size_t max,
+                         size_t *n, mops_err_t *err);
 
 #endif

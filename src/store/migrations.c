@@ -140,8 +140,118 @@ static const char m0001_foundation[] =
     ");\n"
     "CREATE INDEX audit_log_team ON audit_log (team_id, seq);\n";
 
+static const char m0002_serve[] =
+    /* Serving: deployments (team objects whose name is global: it is the
+     * Open Inference Protocol's model name), every revision of their
+     * configuration, and the versions the current one routes to. The name
+     * is unique among live deployments; a deleted one keeps its row and its
+     * history. */
+    "CREATE TABLE deployments (\n"
+    "  id {{ID}},\n"
+    "  team_id BIGINT NOT NULL REFERENCES teams(id),\n"
+    "  name TEXT NOT NULL,\n"
+    "  description TEXT NOT NULL DEFAULT '',\n"
+    "  revision BIGINT NOT NULL,\n"
+    "  config TEXT NOT NULL,\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  updated_at BIGINT NOT NULL,\n"
+    "  deleted_at BIGINT\n"
+    ");\n"
+    "CREATE UNIQUE INDEX deployments_live_name ON deployments (name) WHERE deleted_at IS NULL;\n"
+    "CREATE INDEX deployments_team ON deployments (team_id);\n"
+    "CREATE TABLE deployment_revisions (\n"
+    "  deployment_id BIGINT NOT NULL REFERENCES deployments(id),\n"
+    "  revision BIGINT NOT NULL,\n"
+    "  action TEXT NOT NULL,\n"
+    "  config TEXT NOT NULL,\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (deployment_id, revision)\n"
+    ");\n"
+    "CREATE TABLE deployment_targets (\n"
+    "  deployment_id BIGINT NOT NULL REFERENCES deployments(id),\n"
+    "  version_id BIGINT NOT NULL REFERENCES versions(id),\n"
+    "  role TEXT NOT NULL,\n"
+    "  weight BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (deployment_id, version_id, role)\n"
+    ");\n"
+    "CREATE INDEX deployment_targets_version ON deployment_targets (version_id);\n"
+    /* One counter bumped by every deployment change: servers sharing the
+     * database poll it to notice each other's changes cheaply. */
+    "CREATE TABLE serve_epoch (\n"
+    "  id BIGINT PRIMARY KEY,\n"
+    "  epoch BIGINT NOT NULL\n"
+    ");\n"
+    "INSERT INTO serve_epoch (id, epoch) VALUES (1, 0);\n"
+    /* The prediction log: one row per answered request (and per shadow
+     * run). inputs and outputs are row-major little-endian float64 arrays
+     * of n_rows x n_features and n_rows x n_outputs; cpu_ns is the serving
+     * thread's CPU time, wall_us the time from the first byte to the
+     * answer. */
+    "CREATE TABLE prediction_log (\n"
+    "  id {{ID}},\n"
+    "  ts BIGINT NOT NULL,\n"
+    "  request_id TEXT NOT NULL,\n"
+    "  team_id BIGINT NOT NULL,\n"
+    "  deployment_id BIGINT,\n"
+    "  revision BIGINT,\n"
+    "  version_id BIGINT NOT NULL,\n"
+    "  role TEXT NOT NULL,\n"
+    "  n_rows BIGINT NOT NULL,\n"
+    "  n_features BIGINT NOT NULL,\n"
+    "  n_outputs BIGINT NOT NULL,\n"
+    "  inputs {{BLOB}},\n"
+    "  outputs {{BLOB}},\n"
+    "  cpu_ns BIGINT NOT NULL,\n"
+    "  wall_us BIGINT NOT NULL,\n"
+    "  bytes_in BIGINT NOT NULL,\n"
+    "  bytes_out BIGINT NOT NULL,\n"
+    "  agree INTEGER,\n"
+    "  max_abs_diff DOUBLE PRECISION,\n"
+    "  error TEXT NOT NULL DEFAULT ''\n"
+    ");\n"
+    "CREATE INDEX prediction_log_deployment ON prediction_log (deployment_id, ts);\n"
+    "CREATE INDEX prediction_log_version ON prediction_log (version_id, ts);\n"
+    /* Batch scoring: uploaded inputs (blobs) recorded per team, and jobs. */
+    "CREATE TABLE job_inputs (\n"
+    "  sha256 TEXT NOT NULL,\n"
+    "  team_id BIGINT NOT NULL REFERENCES teams(id),\n"
+    "  size BIGINT NOT NULL,\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (sha256, team_id)\n"
+    ");\n"
+    "CREATE TABLE jobs (\n"
+    "  id {{ID}},\n"
+    "  team_id BIGINT NOT NULL REFERENCES teams(id),\n"
+    "  deployment_id BIGINT REFERENCES deployments(id),\n"
+    "  version_id BIGINT NOT NULL REFERENCES versions(id),\n"
+    "  spec TEXT NOT NULL,\n"
+    "  input_sha256 TEXT NOT NULL,\n"
+    "  input_size BIGINT NOT NULL,\n"
+    "  status TEXT NOT NULL,\n"
+    "  rows_done BIGINT NOT NULL DEFAULT 0,\n"
+    "  bytes_done BIGINT NOT NULL DEFAULT 0,\n"
+    "  result_sha256 TEXT,\n"
+    "  result_size BIGINT,\n"
+    "  error TEXT NOT NULL DEFAULT '',\n"
+    "  attempts BIGINT NOT NULL DEFAULT 0,\n"
+    "  runner TEXT,\n"
+    "  heartbeat_at BIGINT,\n"
+    "  cancel_requested INTEGER NOT NULL DEFAULT 0,\n"
+    "  cpu_ns BIGINT NOT NULL DEFAULT 0,\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  started_at BIGINT,\n"
+    "  finished_at BIGINT\n"
+    ");\n"
+    "CREATE INDEX jobs_status ON jobs (status);\n"
+    "CREATE INDEX jobs_team ON jobs (team_id, id);\n";
+
 const store_migration_t store_migrations[] = {
     {1, "foundation", m0001_foundation},
+    {2, "serve", m0002_serve},
 };
 
 const int store_migration_count = sizeof store_migrations / sizeof store_migrations[0];
