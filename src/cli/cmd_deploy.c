@@ -55,11 +55,13 @@ out:
     return t;
 }
 
-/* Same model and version (as the server wrote them back: numbers). */
+/* Does configured target a (as the server wrote it: version a number) match
+ * b as the user wrote it (MODEL alone matches any version of it)? */
 static int same_target(const json_t *a, const json_t *b)
 {
     return json_equal(json_object_get(a, "model"), json_object_get(b, "model")) &&
-           json_equal(json_object_get(a, "version"), json_object_get(b, "version"));
+           (!json_object_get(b, "version") ||
+            json_equal(json_object_get(a, "version"), json_object_get(b, "version")));
 }
 
 static void print_target(const char *role, const json_t *t, const char *team, int weight)
@@ -222,8 +224,8 @@ static int deploy_create(cli_client_t *c, int argc, char **argv)
         json_object_set_new(body, "name", json_string(argv[optind]));
         json_object_set(body, "canaries", canaries);
         json_object_set(body, "shadows", shadows);
-        rc = show_result(cli_request(c, "POST", "/api/v1/deployments", body, &out, &err), json,
-                         out, &err);
+        rc = cli_request(c, "POST", "/api/v1/deployments", body, &out, &err);
+        rc = show_result(rc, json, out, &err);
     }
     json_decref(body);
     json_decref(canaries);
@@ -470,7 +472,8 @@ static int deploy_update(cli_client_t *c, int argc, char **argv)
     json_t *t;
     json_array_foreach(json_object_get(body, "shadows"), i, t) json_object_del(t, "weight");
     json_object_set(body, "if_revision", json_object_get(d, "revision"));
-    rc = show_result(cli_request(c, "PATCH", path, body, &out, &err), json, out, &err);
+    rc = cli_request(c, "PATCH", path, body, &out, &err);
+    rc = show_result(rc, json, out, &err);
 done:
     json_decref(d);
     json_decref(body);
@@ -506,7 +509,8 @@ static int deploy_rollback(cli_client_t *c, int argc, char **argv)
     }
     char *path = dep_path(argv[optind], "/rollback");
     mops_err_t err;
-    int rc = show_result(cli_request(c, "POST", path, body, &out, &err), json, out, &err);
+    int rc = cli_request(c, "POST", path, body, &out, &err);
+    rc = show_result(rc, json, out, &err);
     json_decref(body);
     free(path);
     return rc;

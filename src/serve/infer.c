@@ -249,8 +249,18 @@ static int direct_resolve(const mops_ctx_t *ctx, const char *name, const char *v
         int rc = registry_model_teams(ctx, name, teams, 4, &n, err);
         if (rc != 0)
             return rc;
-        if (n == 0)
+        if (n == 0) {
+            /* Another team's model answers as absent, and is recorded as a
+             * refusal under that team. */
+            mops_ctx_t sys = *ctx;
+            sys.who = NULL;
+            if (ctx->who && registry_model_teams(&sys, name, teams, 1, &n, NULL) == 0 && n) {
+                int64_t team_id;
+                if (auth_team_resolve(&sys, teams[0], &team_id, NULL) == 0)
+                    mops_ctx_deny(ctx, team_id);
+            }
             return no_such(name, err);
+        }
         if (n > 1)
             return mops_err_set(err, MOPS_EINVAL,
                                 "model name \"%s\" is ambiguous: teams %s, %s%s hold one; say "
@@ -270,6 +280,9 @@ static int direct_resolve(const mops_ctx_t *ctx, const char *name, const char *v
 static int direct_find(const mops_ctx_t *ctx, const char *name, const char *version, int infer,
                        serve_model_t **out, mops_err_t *err)
 {
+    /* An application's token reaches its deployments only. */
+    if (ctx->who && ctx->who->scoped)
+        return auth_require_infer(ctx, 0, NULL, err);
     char key[200];
     direct_key(ctx, name, version, key, sizeof key);
     direct_entry_t e = {{0}, 0, 0, 0, {0}, 0};

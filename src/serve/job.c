@@ -63,6 +63,9 @@ enum { COL_LABEL = 1, COL_VALUE = 2, COL_MARGIN = 4 };
 
 static pthread_t job_thread;
 static int job_started;
+/* A job cancelled through this server: its worker stops at the next batch
+ * rather than at the next heartbeat. */
+static _Atomic int64_t cancel_hint;
 static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t job_cond = PTHREAD_COND_INITIALIZER;
 static int job_kicked;
@@ -486,15 +489,17 @@ int serve_job_cancel(const mops_ctx_t *ctx, int64_t id, json_t **out, mops_err_t
     else if (rc == 0 && !strcmp(status, "running"))
         rc = store_exec(ctx->db, NULL, err, "UPDATE jobs SET cancel_requested = 1 WHERE id = ?",
                         "i", id);
-    else if (rc == 0)
-        rc = mops_err_set(err, MOPS_EPRECOND, "job %lld is %s: there is nothing to cancel",
-                          (long long)id, status);
-    if (rc == 0)
+    /* A job that already ended stays as it is: cancelling is best-effort
+     * and may be repeated, so it answers the job either way. */
+    int changed = rc == 0 && (!strcmp(status, "queued") || !strcmp(status, "running"));
+    if (changed)
         rc = audit_record(ctx, "job.cancel", mops_arena_printf(ctx->arena, "job/%lld",
                                                                (long long)id),
                           team_id, NULL, err);
     if ((rc = tx_end(ctx, rc, err)) != 0)
         return rc;
+    if (changed)
+        atomic_store(&cancel_hint, id);
     job_kick();
     return job_find(ctx, id, AUTH_JOB_READ, &team_id, out, err);
 }
@@ -768,7 +773,7 @@ static int job_score(const mops_ctx_t *ctx, job_run_t *j, const serve_model_t *m
         if ((rc = store_blob_write(w, out.data ? out.data : "", out.len, err)) != 0)
             goto done;
         mops_buf_reset(&out);
-        job_beat(ctx->db, j, mops_csv_bytes(csv), 0);
+        job_beat(ctx->db, j, mops_csv_bytes(csv), atomic_load(&cancel_hint) == j->id);
         if (j->canceled || atomic_load(&serve__g->stopping)) {
             rc = mops_err_set(err, MOPS_ECANCELED, "canceled");
             goto done;
@@ -893,7 +898,7 @@ static int64_t job_claim(store_conn_t *db)
                         "UPDATE jobs SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE "
                         "'queued' END, error = CASE WHEN attempts >= ? THEN 'its server stopped "
                         "answering while it ran, too many times' ELSE error END, finished_at = "
-                        "CASE WHEN attempts >= ? THEN ? ELSE NULL END, runner = NULL WHERE "
+                        "CASE WHEN attempts >= ? THEN CAST(? AS BIGINT) ELSE NULL END, runner = NULL WHERE "
                         "status = 'running' AND heartbeat_at < ?",
                         "iiiii", (int64_t)JOB_ATTEMPTS, (int64_t)JOB_ATTEMPTS,
                         (int64_t)JOB_ATTEMPTS, now, now - JOB_STALE_MS);
@@ -966,7 +971,7 @@ int serve__jobs_start(const serve_options_t *opts, mops_err_t *err)
                          "UPDATE jobs SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE "
                          "'queued' END, error = CASE WHEN attempts >= ? THEN 'interrupted by a "
                          "server restart too many times' ELSE error END, finished_at = CASE "
-                         "WHEN attempts >= ? THEN ? ELSE NULL END, runner = NULL "
+                         "WHEN attempts >= ? THEN CAST(? AS BIGINT) ELSE NULL END, runner = NULL "
                          "WHERE status = 'running' AND runner = ?",
                          "iiiit", (int64_t)JOB_ATTEMPTS, (int64_t)JOB_ATTEMPTS,
                          (int64_t)JOB_ATTEMPTS, now, serve__g->server_id)) == 0)

@@ -409,8 +409,12 @@ static int parse_value(parser_t *ps, jv_t *v)
 int serve__jv_parse(const char *text, size_t len, mops_arena_t *arena, jv_t **out,
                     mops_err_t *err)
 {
-    if (len == 0)
-        return mops_err_set(err, MOPS_EINVAL, "request body is empty; a JSON object is expected");
+    if (len == 0) {
+        /* No body is an empty object, as for every other endpoint: the
+         * field checks then name what is missing. */
+        text = "{}";
+        len = 2;
+    }
     parser_t ps = {.p = text, .start = text, .end = text + len, .arena = arena, .err = err};
     jv_t *v = mops_arena_alloc(arena, sizeof *v);
     skip_ws(&ps);

@@ -153,26 +153,30 @@ static int insert(store_conn_t *db, const serve_record_t *r, mops_err_t *err)
 }
 
 /* Write up to BATCH_MAX queued records in one transaction (each leaves the
- * queue as it is written); how many there were. */
-static size_t write_batch(store_conn_t *db)
+ * queue as it is written); how many there were. *db is connected when
+ * first needed. */
+static size_t write_batch(store_conn_t **db)
 {
     static int64_t last_complaint;
     serve_record_t *r = serve__ring_peek(q_ring);
     if (!r)
         return 0;
     mops_err_t err;
-    int rc = db ? store_begin(db, &err)
-                : mops_err_set(&err, MOPS_EUNAVAIL, "no store connection");
+    int rc = *db ? 0 : store_conn_acquire(serve__g->st, db, &err);
+    if (rc != 0)
+        *db = NULL;
+    if (rc == 0)
+        rc = store_begin(*db, &err);
     size_t n = 0;
     for (; r && n < BATCH_MAX; r = serve__ring_peek(q_ring), n++) {
         if (rc == 0)
-            rc = insert(db, r, &err);
+            rc = insert(*db, r, &err);
         serve__ring_pop(q_ring);
     }
     if (rc == 0)
-        rc = store_commit(db, &err);
-    if (db)
-        store_rollback(db);
+        rc = store_commit(*db, &err);
+    if (*db)
+        store_rollback(*db);
     atomic_fetch_add(rc == 0 ? &n_written : &n_failed, n);
     if (rc != 0 && mops_now_ms() - last_complaint > 10000) {
         last_complaint = mops_now_ms();
@@ -188,14 +192,7 @@ static void *writer_main(void *arg)
     serve__thread_nice(19);
     for (;;) {
         int stop = atomic_load(&q_stop);
-        if (!db) {
-            mops_err_t err;
-            if (store_conn_acquire(serve__g->st, &db, &err) != 0) {
-                mops_error("serve: prediction log: no store connection: %s", err.msg);
-                db = NULL;
-            }
-        }
-        if (write_batch(db))
+        if (write_batch(&db))
             continue;
         if (stop)
             break; /* stopped, and everything committed is written */

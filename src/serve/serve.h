@@ -235,7 +235,9 @@ int serve_job_list(const mops_ctx_t *ctx, const serve_job_filter_t *f, json_t **
                    mops_err_t *err);
 int serve_job_get(const mops_ctx_t *ctx, int64_t id, json_t **out, mops_err_t *err);
 
-/* Cancel a queued or running job (a running one stops within a batch). */
+/* Cancel a queued job, or ask a running one to stop (within a batch); a
+ * job that already ended is left as it is (cancelling is best-effort and
+ * idempotent). *out: the job. */
 int serve_job_cancel(const mops_ctx_t *ctx, int64_t id, json_t **out, mops_err_t *err);
 
 /* Open a finished job's result CSV (hash-checked); the caller owns *fd. */

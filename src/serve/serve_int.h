@@ -208,7 +208,8 @@ struct jv_member {
 };
 
 /* Parse len bytes of JSON whose top level must be an object, with
- * jansson's rules and messages as mops uses them (MOPS_EINVAL). */
+ * jansson's rules and messages as mops uses them (MOPS_EINVAL). No bytes
+ * at all is an empty object (as the HTTP layer treats other bodies). */
 int serve__jv_parse(const char *text, size_t len, mops_arena_t *arena, jv_t **out,
                     mops_err_t *err);
 /* obj[key] or NULL. */

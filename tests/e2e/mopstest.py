@@ -381,13 +381,34 @@ class TestCase(unittest.TestCase):
 
     def assertError(self, result, status, code=None, says=None):
         """result is http()'s tuple: check status, error code and that the
-        message mentions `says`."""
+        message mentions `says`. The Open Inference Protocol's endpoints
+        (/v2) answer {"error": "message"}: their code is the status's."""
         st, body, _ = result
         self.assertEqual(st, status, body)
         self.assertIsInstance(body, dict, body)
         self.assertIn("error", body)
+        if isinstance(body["error"], str):
+            if code:
+                self.assertIn(code, OIP_CODES.get(status, ()), body)
+            if says:
+                self.assertIn(says, body["error"], body)
+            return body["error"]
         if code:
             self.assertEqual(body["error"]["code"], code, body)
         if says:
             self.assertIn(says, body["error"]["message"], body)
         return body["error"]["message"]
+
+
+# The codes an error of each status may have, for answers in the Open
+# Inference Protocol's shape, which carry none.
+OIP_CODES = {400: ("invalid_argument",), 401: ("unauthenticated",), 403: ("forbidden",),
+             404: ("not_found",), 405: ("method_not_allowed",),
+             409: ("conflict", "failed_precondition"), 413: ("too_large",),
+             415: ("unsupported_media_type",), 503: ("unavailable",)}
+
+
+def error_message(body):
+    """The message of an error answer in either shape."""
+    err = body["error"]
+    return err if isinstance(err, str) else err["message"]

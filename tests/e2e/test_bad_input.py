@@ -11,10 +11,12 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
 import mopstest
+import runtime_common
 
 q = lambda s: urllib.parse.quote(s, safe="")  # noqa: E731
 M = "/api/v1/models/fraud/churn"
@@ -24,7 +26,12 @@ MODEL_PATH = "/api/v1/models/:team/:model"
 # each field it knows and which are required. Each bad body below differs
 # from the valid one in one way only, and the valid ones are sent last to
 # prove they are.
-STR, INT, BOOL, OBJ, STRS = "string", "integer", "boolean", "object", "strings"
+STR, INT, BOOL, OBJ, STRS, ARR = "string", "integer", "boolean", "object", "strings", "array"
+D = "/api/v1/deployments/dep"
+OIP = {"id": "r-1", "inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64",
+                                "data": [0.5, -1.0, 2.0, 0.25]}],
+       "outputs": [{"name": "predict"}], "parameters": {"k": "v"}}
+OIP_FIELDS = {"id": STR, "parameters": OBJ, "inputs": ARR, "outputs": ARR}
 JSON_ROUTES = {
     ("POST", "/api/v1/teams"): ("/api/v1/teams", {"name": "t-new", "description": "d"},
                                 {"name": STR, "description": STR}, ["name"]),
@@ -64,11 +71,33 @@ JSON_ROUTES = {
         {"description": STR, "tags": STRS}, []),
     ("PUT", MODEL_PATH + "/aliases/:alias"): (
         M + "/aliases/challenger", {"version": 1}, {"version": INT}, ["version"]),
+    ("POST", "/api/v1/deployments"): (
+        "/api/v1/deployments", {"name": "d-new", "team": "fraud", "description": "d",
+                                "primary": {"model": "sm", "version": 1}, "canaries": [],
+                                "shadows": []},
+        {"name": STR, "team": STR, "description": STR, "primary": OBJ, "canaries": ARR,
+         "shadows": ARR}, ["name", "team", "primary"]),
+    ("PATCH", "/api/v1/deployments/:name"): (
+        D, {"description": "d2"}, {"description": STR, "primary": OBJ, "canaries": ARR,
+                                   "shadows": ARR, "promote": OBJ, "if_revision": INT}, []),
+    ("POST", "/api/v1/deployments/:name/rollback"): (
+        D + "/rollback", {"revision": 1}, {"revision": INT, "if_revision": INT}, []),
+    ("POST", "/api/v1/deployments/:name/predict"): (
+        D + "/predict", {"instances": [{"a": 1.5}], "parameters": {"k": 1}},
+        {"instances": ARR, "parameters": OBJ}, ["instances"]),
+    ("POST", "/v2/models/:name/infer"): ("/v2/models/dep/infer", OIP, OIP_FIELDS, ["inputs"]),
+    ("POST", "/v2/models/:name/versions/:version/infer"): (
+        "/v2/models/sm/versions/1/infer", OIP, OIP_FIELDS, ["inputs"]),
+    ("POST", "/api/v1/jobs"): (
+        "/api/v1/jobs", {"team": "fraud", "model": "sm", "version": 1, "input": None,
+                         "outputs": ["value"], "keep": ["a"]},
+        {"team": STR, "model": STR, "deployment": STR, "input": OBJ, "outputs": STRS,
+         "keep": STRS}, ["input"]),
 }
 
 # Values of the wrong type for each expected type.
 WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
-         OBJ: ["x", [], None], STRS: ["x", [1], None, {}]}
+         OBJ: ["x", [], None], STRS: ["x", [1], None, {}], ARR: ["x", 1, None, {}]}
 
 # Names no team, user, model or alias may have.
 BAD_NAMES = ["../etc", "..", ".", "a/b", "a\\b", "a\nb", "a\rb", "a\tb", "a\x01b", "a\x7fb",
@@ -93,6 +122,23 @@ class World:
         srv.version("fraud", "churn", data=b"v2 bytes")
         self.beta_sha = srv.upload("beta", "bm", b"beta-only bytes")
         srv.ok("PUT", M + "/aliases/champion", {"version": 1})
+        # serving: a model that runs, a deployment with two revisions, a job
+        srv.ok("POST", "/api/v1/models", {"team": "fraud", "name": "sm", "risk_tier": "low"})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "sm.json")
+            runtime_common.small_xgboost(path)
+            srv.version("fraud", "sm", data=mopstest.read(path), format="xgboost-json")
+        srv.ok("POST", "/api/v1/deployments", {"name": "dep", "team": "fraud",
+                                               "primary": {"model": "sm", "version": 1}})
+        srv.ok("PATCH", D, {"description": "second revision"})
+        self.csv_sha = srv.ok("POST", "/api/v1/jobs/inputs/fraud", raw=b"a,b,c,d\n1,2,3,4\n",
+                              content_type="application/octet-stream")["sha256"]
+        self.job = srv.ok("POST", "/api/v1/jobs", {"team": "fraud", "model": "sm",
+                                                   "input": {"upload": self.csv_sha}})["id"]
+        deadline = time.time() + 30 * mopstest.SLOW
+        while srv.ok("GET", "/api/v1/jobs/%d" % self.job)["status"] != "succeeded":
+            assert time.time() < deadline, "the job did not finish"
+            time.sleep(0.05)
 
     def targets(self):
         """A request for every route that succeeds as it stands (and, for
@@ -123,6 +169,28 @@ class World:
             ("DELETE", MODEL_PATH + "/aliases/:alias"): (M + "/aliases/champion", None, None),
             ("GET", "/api/v1/audit"): ("/api/v1/audit", None, None),
             ("GET", "/api/v1/audit/verify"): ("/api/v1/audit/verify", None, None),
+            ("GET", "/api/v1/deployments"): ("/api/v1/deployments", None, None),
+            ("GET", "/api/v1/deployments/:name"): (D, None, None),
+            ("DELETE", "/api/v1/deployments/:name"): (D, None, None),
+            ("GET", "/api/v1/deployments/:name/history"): (D + "/history", None, None),
+            ("GET", "/api/v1/deployments/:name/stats"): (D + "/stats", None, None),
+            ("GET", "/v2/health/live"): ("/v2/health/live", None, None),
+            ("GET", "/v2/health/ready"): ("/v2/health/ready", None, None),
+            ("GET", "/v2"): ("/v2", None, None),
+            ("GET", "/v2/models/:name"): ("/v2/models/dep", None, None),
+            ("GET", "/v2/models/:name/versions/:version"): ("/v2/models/dep/versions/1", None,
+                                                            None),
+            ("GET", "/v2/models/:name/ready"): ("/v2/models/dep/ready", None, None),
+            ("GET", "/v2/models/:name/versions/:version/ready"): (
+                "/v2/models/sm/versions/1/ready", None, None),
+            ("POST", "/api/v1/jobs/inputs/:team"): ("/api/v1/jobs/inputs/fraud", b"a,b\n1,2\n",
+                                                    "application/octet-stream"),
+            ("GET", "/api/v1/jobs"): ("/api/v1/jobs", None, None),
+            ("GET", "/api/v1/jobs/:id"): ("/api/v1/jobs/%d" % self.job, None, None),
+            ("POST", "/api/v1/jobs/:id/cancel"): ("/api/v1/jobs/%d/cancel" % self.job, None,
+                                                  None),
+            ("GET", "/api/v1/jobs/:id/result"): ("/api/v1/jobs/%d/result" % self.job, None,
+                                                 None),
         }
         for key, (path, body, _, _) in JSON_ROUTES.items():
             t[key] = (path, self.valid(key), "application/json")
@@ -132,6 +200,8 @@ class World:
         body = dict(JSON_ROUTES[key][1])
         if "artifact_sha256" in body:
             body["artifact_sha256"] = self.sha
+        if "input" in body:
+            body["input"] = {"upload": self.csv_sha}
         return body
 
 
@@ -393,7 +463,7 @@ class BadInput(mopstest.TestCase):
             got = srv.request("GET", "/api/v1/models?" + query, token=srv.admin)
             self.assertEqual((got[0], got[1]["items"]), (200, []), query)
         self.assertEqual(srv.state(), self.base)
-        self.assertEqual(len(srv.ok("GET", "/api/v1/models")["items"]), 3)
+        self.assertEqual(len(srv.ok("GET", "/api/v1/models")["items"]), 4)  # with sm
 
     def check_path(self, method, path, body, name, status, says):
         """A hostile name, percent-encoded into the path: the status and
@@ -507,7 +577,8 @@ class BadInput(mopstest.TestCase):
                                   if isinstance(body, dict) else body, content_type=ctype,
                                   token=token)
                 self.refused(got, 400, "unknown query parameter", says)
-        lists = {"/api/v1/models": True, M + "/versions": True, "/api/v1/audit": False}
+        lists = {"/api/v1/models": True, M + "/versions": True, "/api/v1/audit": False,
+                 "/api/v1/deployments": False, "/api/v1/jobs": False, D + "/history": False}
         for path, has_archived in lists.items():
             bad = [("limit=0", "limit"), ("limit=abc", "limit"), ("limit=-1", "limit"),
                    ("limit=1001", "limit"), ("limit=", "limit"), ("limit", "limit"),

@@ -10,10 +10,12 @@ does not know about fails it."""
 import itertools
 import os
 import re
+import tempfile
 import time
 import urllib.parse
 
 import mopstest
+import runtime_common
 
 # ------------------------------------------------------------------ matrix
 
@@ -91,6 +93,28 @@ class World:
         srv.version("alpha", "m", data=b"second")
         srv.version("beta", "bm", data=b"beta artifact bytes")
         srv.ok("PUT", A + "/aliases/champion", {"version": 1})
+        # Serving: a model that runs, a deployment of it, a finished batch job.
+        srv.ok("POST", "/api/v1/models", {"team": "alpha", "name": "sm", "risk_tier": "low"})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "sm.json")
+            runtime_common.small_xgboost(path, names=FEATURES)
+            model = mopstest.read(path)
+        for _ in range(2):
+            srv.version("alpha", "sm", data=model, format="xgboost-json")
+        srv.ok("POST", "/api/v1/deployments", {"name": "dep", "team": "alpha",
+                                               "primary": {"model": "sm", "version": 1}})
+        srv.ok("PATCH", "/api/v1/deployments/dep", {"description": "two revisions"})
+        self.csv_sha = srv.ok("POST", "/api/v1/jobs/inputs/alpha", raw=CSV,
+                              content_type="application/octet-stream")["sha256"]
+        self.job = self.submit()
+        deadline = time.time() + 30 * mopstest.SLOW
+        while srv.ok("GET", "/api/v1/jobs/%d" % self.job)["status"] != "succeeded":
+            assert time.time() < deadline, "the job did not finish"
+            time.sleep(0.05)
+
+    def submit(self):
+        return self.srv.ok("POST", "/api/v1/jobs", {"team": "alpha", "model": "sm", "version": 1,
+                                                    "input": {"upload": self.csv_sha}})["id"]
 
     def fresh(self, prefix):
         return "%s-%d" % (prefix, next(self.n))
@@ -116,6 +140,29 @@ def delete_member(w, a):
 def delete_alias(w, a):
     w.srv.ok("PUT", A + "/aliases/tmp", {"version": 1})
     return Req("DELETE", A + "/aliases/tmp")
+
+
+FEATURES = ("a", "b", "c", "d")
+ROW = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32",
+                   "data": [0.5, -1.0, 2.0, 0.25]}]}
+CSV = b"a,b,c,d\n0.5,-1,2,0.25\n1,2,3,4\n"
+D = "/api/v1/deployments/dep"
+
+
+def new_deployment(w, a):
+    return Req("POST", "/api/v1/deployments", {"name": w.fresh("dep"), "team": "alpha",
+                                               "primary": {"model": "sm", "version": 1}})
+
+
+def delete_deployment(w, a):
+    name = w.fresh("gone")
+    w.srv.ok("POST", "/api/v1/deployments", {"name": name, "team": "alpha",
+                                             "primary": {"model": "sm", "version": 1}})
+    return Req("DELETE", "/api/v1/deployments/" + name)
+
+
+def cancel_job(w, a):
+    return Req("POST", "/api/v1/jobs/%d/cancel" % w.submit())
 
 
 MODEL_PATH = "/api/v1/models/:team/:model"
@@ -195,6 +242,59 @@ EXPECT = {
     ("GET", "/api/v1/audit"): [Case(None, lambda w, a: Req("GET", "/api/v1/audit"))],
     ("GET", "/api/v1/audit/verify"): [
         Case("audit.verify", lambda w, a: Req("GET", "/api/v1/audit/verify"))],
+    # serving: deployments
+    ("POST", "/api/v1/deployments"): [Case("deployment.write", new_deployment)],
+    ("GET", "/api/v1/deployments"): [Case(None, lambda w, a: Req("GET", "/api/v1/deployments"))],
+    ("GET", "/api/v1/deployments/:name"): [Case("deployment.read", lambda w, a: Req("GET", D))],
+    ("PATCH", "/api/v1/deployments/:name"): [
+        Case("deployment.write", lambda w, a: Req("PATCH", D, {"description": w.fresh("d")}))],
+    ("DELETE", "/api/v1/deployments/:name"): [Case("deployment.write", delete_deployment)],
+    ("POST", "/api/v1/deployments/:name/rollback"): [
+        Case("deployment.write", lambda w, a: Req("POST", D + "/rollback", {}))],
+    ("GET", "/api/v1/deployments/:name/history"): [
+        Case("deployment.read", lambda w, a: Req("GET", D + "/history"))],
+    ("GET", "/api/v1/deployments/:name/stats"): [
+        Case("deployment.read", lambda w, a: Req("GET", D + "/stats"))],
+    # serving: inference, on a deployment or on a model addressed directly
+    ("POST", "/api/v1/deployments/:name/predict"): [
+        Case("deployment.infer", lambda w, a: Req("POST", D + "/predict",
+                                                  {"instances": [{"a": 1, "b": 2}]}))],
+    ("POST", "/v2/models/:name/infer"): [
+        Case("deployment.infer", lambda w, a: Req("POST", "/v2/models/dep/infer", ROW)),
+        Case("deployment.infer", lambda w, a: Req("POST", "/v2/models/sm/infer", ROW))],
+    ("POST", "/v2/models/:name/versions/:version/infer"): [
+        Case("deployment.infer",
+             lambda w, a: Req("POST", "/v2/models/dep/versions/1/infer", ROW)),
+        Case("deployment.infer",
+             lambda w, a: Req("POST", "/v2/models/sm/versions/2/infer", ROW))],
+    ("GET", "/v2/health/live"): "public",
+    ("GET", "/v2/health/ready"): "public",
+    ("GET", "/v2"): [Case(None, lambda w, a: Req("GET", "/v2"))],
+    ("GET", "/v2/models/:name"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm"))],
+    ("GET", "/v2/models/:name/versions/:version"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep/versions/1")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm/versions/1"))],
+    ("GET", "/v2/models/:name/ready"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep/ready")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm/ready"))],
+    ("GET", "/v2/models/:name/versions/:version/ready"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep/versions/1/ready")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm/versions/2/ready"))],
+    # serving: batch jobs
+    ("POST", "/api/v1/jobs/inputs/:team"): [
+        Case("job.run", lambda w, a: Req("POST", "/api/v1/jobs/inputs/alpha", CSV,
+                                         "application/octet-stream"))],
+    ("POST", "/api/v1/jobs"): [
+        Case("job.run", lambda w, a: Req("POST", "/api/v1/jobs", {
+            "team": "alpha", "model": "sm", "input": {"upload": w.csv_sha}}))],
+    ("GET", "/api/v1/jobs"): [Case(None, lambda w, a: Req("GET", "/api/v1/jobs"))],
+    ("GET", "/api/v1/jobs/:id"): [
+        Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d" % w.job))],
+    ("POST", "/api/v1/jobs/:id/cancel"): [Case("job.run", cancel_job)],
+    ("GET", "/api/v1/jobs/:id/result"): [
+        Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d/result" % w.job))],
 }
 
 
@@ -248,7 +348,9 @@ class Permissions(mopstest.TestCase):
                          "EXPECT names routes the server does not have")
         public = sorted(k for k, r in declared.items() if r["public"])
         self.assertEqual(public, sorted(k for k, v in EXPECT.items() if v == "public"))
-        self.assertEqual(public, [("GET", "/healthz")])
+        # health probes: the server's and the inference protocol's
+        self.assertEqual(public, [("GET", "/healthz"), ("GET", "/v2/health/live"),
+                                  ("GET", "/v2/health/ready")])
         # Every permission is exercised, except audit.read, which filters
         # the audit list rather than refusing (test_team_isolation).
         used = {c.perm for v in EXPECT.values() if v != "public" for c in v}
@@ -317,8 +419,9 @@ class Permissions(mopstest.TestCase):
         self.assertTrue(verify["ok"], verify)
         self.assertGreaterEqual(verify["entries"], len(denied))
         # the public endpoint needs nothing and ignores bad credentials
-        self.assertEqual(srv.request("GET", "/healthz")[0], 200)
-        self.assertEqual(srv.request("GET", "/healthz", token="mops_" + "0" * 64)[0], 200)
+        for path in ("/healthz", "/v2/health/live", "/v2/health/ready"):
+            self.assertEqual(srv.request("GET", path)[0], 200)
+            self.assertEqual(srv.request("GET", path, token="mops_" + "0" * 64)[0], 200)
 
     def test_every_role_against_every_permission(self):
         srv = self.server()
@@ -395,8 +498,8 @@ class Permissions(mopstest.TestCase):
                         fake.body = dict(req.body, team=ghost)
                     ref = send(srv, fake, token=outsider.token)
                     self.assertEqual(
-                        (got[0], got[1]["error"]["message"].replace("alpha", ghost)),
-                        (ref[0], ref[1]["error"]["message"]), req.path)
+                        (got[0], mopstest.error_message(got[1]).replace("alpha", ghost)),
+                        (ref[0], mopstest.error_message(ref[1])), req.path)
 
         # lists show only one's own teams' objects
         insider = next(a for a in w.actors if a.name == "a-viewer")
