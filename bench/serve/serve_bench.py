@@ -208,7 +208,6 @@ def speed(binary, model_dir):
         print("   %-14s %12s %9s %9s %9s %8s" % ("", "requests/s", "p50", "p99", "max",
                                                 "failed"))
         for k, v in results.items():
-            best = max(v, key=lambda r: r["rps"])
             p99 = statistics.median(r["p99_us"] for r in v)
             print("   %-14s %12.0f %7.0fus %7.0fus %7.0fus %8d" % (
                 k, med[k], statistics.median(r["p50_us"] for r in v), p99,

@@ -7,6 +7,7 @@
 
 #include "core/mem.h"
 #include "core/text.h"
+#include "core/time.h"
 
 int mops_json_parse_object(const char *text, size_t len, json_t **out, mops_err_t *err)
 {
@@ -154,4 +155,13 @@ void mops_json_buf_str(mops_buf_t *b, const char *s)
     }
     mops_buf_append(b, run, (size_t)(s - run));
     mops_buf_putc(b, '"');
+}
+
+json_t *mops_json_time(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    char buf[40];
+    mops_time_format(ms, buf, sizeof buf);
+    return json_string(buf);
 }

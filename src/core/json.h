@@ -54,6 +54,10 @@ const char *mops_json_str(const json_t *obj, const char *key, const char *dflt);
 /* Compact serialisation into a new heap string; caller frees. */
 char *mops_json_dump(const json_t *v);
 
+/* A time in Unix ms as an RFC 3339 JSON string (new reference), or JSON
+ * null for 0 (a time that is not there). */
+json_t *mops_json_time(int64_t ms);
+
 /* Append s (UTF-8) to b as a JSON string, quotes included: for answers and
  * log lines written without building a jansson value. */
 void mops_json_buf_str(mops_buf_t *b, const char *s);

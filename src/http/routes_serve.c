@@ -89,7 +89,10 @@ static int deploy_delete(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 
 HTTP_JSON_HANDLER(job_submit, 201, serve_job_submit(&req->ctx, req->json, &out, err))
 
-static int job_get(http_req_t *req, http_resp_t *resp, mops_err_t *err)
+/* A job's id from the path, no query, one serve_job_* call answering JSON. */
+static int job_call(http_req_t *req, http_resp_t *resp,
+                    int (*call)(const mops_ctx_t *, int64_t, json_t **, mops_err_t *),
+                    mops_err_t *err)
 {
     int64_t id = 0;
     json_t *out = NULL;
@@ -97,24 +100,20 @@ static int job_get(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     if (rc == 0)
         rc = job_id(req, &id, err);
     if (rc == 0)
-        rc = serve_job_get(&req->ctx, id, &out, err);
+        rc = call(&req->ctx, id, &out, err);
     if (rc == 0)
         http_resp_json(resp, 200, out);
     return rc;
 }
 
+static int job_get(http_req_t *req, http_resp_t *resp, mops_err_t *err)
+{
+    return job_call(req, resp, serve_job_get, err);
+}
+
 static int job_cancel(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 {
-    int64_t id = 0;
-    json_t *out = NULL;
-    int rc = http_query_check(req, no_query, err);
-    if (rc == 0)
-        rc = job_id(req, &id, err);
-    if (rc == 0)
-        rc = serve_job_cancel(&req->ctx, id, &out, err);
-    if (rc == 0)
-        http_resp_json(resp, 200, out);
-    return rc;
+    return job_call(req, resp, serve_job_cancel, err);
 }
 
 static int job_list(http_req_t *req, http_resp_t *resp, mops_err_t *err)

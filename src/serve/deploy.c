@@ -370,8 +370,8 @@ static json_t *dep_json(const mops_ctx_t *ctx, const dep_t *d)
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:s, s:{s:s, s:s}}", "name", d->name, "team",
         d->team, "description", d->description, "revision", (json_int_t)d->revision, "config",
-        config_public(d->config), "created_at", serve__time_json(d->created_at), "updated_at",
-        serve__time_json(d->updated_at), "created_by", d->created_by, "endpoints", "infer",
+        config_public(d->config), "created_at", mops_json_time(d->created_at), "updated_at",
+        mops_json_time(d->updated_at), "created_by", d->created_by, "endpoints", "infer",
         mops_arena_printf(ctx->arena, "/v2/models/%s/infer", d->name), "predict",
         mops_arena_printf(ctx->arena, "/api/v1/deployments/%s/predict", d->name));
     json_object_set_new(o, "live_revision",
@@ -783,7 +783,7 @@ int serve_deployment_delete(const mops_ctx_t *ctx, const char *name, mops_err_t 
     }
     rc = tx_end(ctx, rc, err);
     if (rc == 0)
-        serve__unpublish(d.id);
+        serve__unpublish(d.id, 1);
     free(text);
     dep_release(&d);
     return rc;
@@ -821,7 +821,7 @@ int serve_deployment_history(const mops_ctx_t *ctx, const char *name, int64_t be
             items, json_pack("{s:I, s:s, s:o, s:s, s:o}", "revision", (json_int_t)last, "action",
                              store_col_text(s, 1), "config",
                              config ? config_public(config) : json_null(), "by",
-                             store_col_text(s, 3), "at", serve__time_json(store_col_int(s, 4))));
+                             store_col_text(s, 3), "at", mops_json_time(store_col_int(s, 4))));
         json_decref(config);
     }
     store_finalize(s);
@@ -865,7 +865,7 @@ static json_t *stats_json(const serve_config_t *c)
     for (size_t i = 0; i < c->nshadows; i++)
         json_array_append_new(shadows, target_stats(&c->shadows[i]));
     return json_pack("{s:o, s:I, s:I, s:I, s:{s:f, s:f, s:f}, s:o, s:o, s:{s:I, s:I}, s:I}",
-                     "since", serve__time_json(s->since_ms), "requests",
+                     "since", mops_json_time(s->since_ms), "requests",
                      (json_int_t)atomic_load(&s->requests), "errors",
                      (json_int_t)atomic_load(&s->errors), "rows",
                      (json_int_t)atomic_load(&s->rows), "latency_us", "p50",

@@ -66,16 +66,11 @@ static int job_started;
 /* A job cancelled through this server: its worker stops at the next batch
  * rather than at the next heartbeat. */
 static _Atomic int64_t cancel_hint;
-static pthread_mutex_t job_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t job_cond = PTHREAD_COND_INITIALIZER;
-static int job_kicked;
+static serve_waker_t job_waker = SERVE_WAKER_INIT;
 
 static void job_kick(void)
 {
-    pthread_mutex_lock(&job_lock);
-    job_kicked = 1;
-    pthread_cond_signal(&job_cond);
-    pthread_mutex_unlock(&job_lock);
+    serve__waker_kick(&job_waker);
 }
 
 static int tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err)
@@ -204,13 +199,9 @@ static json_t *job_json(store_stmt_t *s)
     const char *status = store_col_text(s, 9);
     json_t *result = json_null();
     if (!store_col_is_null(s, 12))
-        result = json_pack("{s:s, s:I, s:s}", "sha256", store_col_text(s, 12), "size",
+        result = json_pack("{s:s, s:I, s:o}", "sha256", store_col_text(s, 12), "size",
                            (json_int_t)store_col_int(s, 13), "download",
-                           json_string_value(json_sprintf("/api/v1/jobs/%lld/result",
-                                                          (long long)id)) ? "" : "");
-    if (json_is_object(result))
-        json_object_set_new(result, "download", json_sprintf("/api/v1/jobs/%lld/result",
-                                                             (long long)id));
+                           json_sprintf("/api/v1/jobs/%lld/result", (long long)id));
     double pct = size > 0 ? 100.0 * (double)bytes / (double)size : 0;
     if (!strcmp(status, "succeeded"))
         pct = 100;
@@ -228,9 +219,9 @@ static json_t *job_json(store_stmt_t *s)
         "attempts", (json_int_t)store_col_int(s, 15), "cancel_requested",
         (int)store_col_int(s, 16), "cpu_seconds", (double)store_col_int(s, 17) / 1e9,
         "created_by", store_col_text(s, 18), "created_at",
-        serve__time_json(store_col_int(s, 19)), "started_at",
-        serve__time_json(store_col_is_null(s, 20) ? 0 : store_col_int(s, 20)), "finished_at",
-        serve__time_json(store_col_is_null(s, 21) ? 0 : store_col_int(s, 21)));
+        mops_json_time(store_col_int(s, 19)), "started_at",
+        mops_json_time(store_col_is_null(s, 20) ? 0 : store_col_int(s, 20)), "finished_at",
+        mops_json_time(store_col_is_null(s, 21) ? 0 : store_col_int(s, 21)));
     json_decref(spec);
     return o;
 }
@@ -942,17 +933,7 @@ static void *job_main(void *arg)
         }
         if (id)
             continue; /* there may be more */
-        pthread_mutex_lock(&job_lock);
-        if (!job_kicked && !atomic_load(&serve__g->stopping)) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            int64_t ns = until.tv_nsec + (int64_t)serve__g->opts.job_poll_ms * 1000000;
-            until.tv_sec += ns / 1000000000;
-            until.tv_nsec = ns % 1000000000;
-            pthread_cond_timedwait(&job_cond, &job_lock, &until);
-        }
-        job_kicked = 0;
-        pthread_mutex_unlock(&job_lock);
+        serve__waker_nap(&job_waker, serve__g->opts.job_poll_ms);
     }
     return NULL;
 }
@@ -983,7 +964,7 @@ int serve__jobs_start(const serve_options_t *opts, mops_err_t *err)
     if (requeued)
         mops_info("serve: %lld batch job(s) interrupted by the last stop are queued again",
                   (long long)requeued);
-    job_kicked = 0;
+    job_waker.kicked = 0;
     if (pthread_create(&job_thread, NULL, job_main, NULL) != 0)
         return mops_err_set(err, MOPS_EINTERNAL, "cannot start the batch job worker");
     job_started = 1;

@@ -311,7 +311,8 @@ static int parse_array(parser_t *ps, jv_t *v)
     v->type = JV_ARRAY;
     v->len = (uint32_t)n;
     v->u.items = mops_arena_alloc(ps->arena, (n ? n : 1) * sizeof *v->u.items);
-    memcpy(v->u.items, ps->vals + base, n * sizeof *v->u.items);
+    if (n)
+        memcpy(v->u.items, ps->vals + base, n * sizeof *v->u.items);
     ps->nvals = base;
     return 0;
 }
@@ -363,7 +364,8 @@ static int parse_object(parser_t *ps, jv_t *v)
     v->type = JV_OBJECT;
     v->len = (uint32_t)n;
     v->u.members = mops_arena_alloc(ps->arena, (n ? n : 1) * sizeof *v->u.members);
-    memcpy(v->u.members, ps->mems + base, n * sizeof *v->u.members);
+    if (n)
+        memcpy(v->u.members, ps->mems + base, n * sizeof *v->u.members);
     ps->nmems = base;
     return 0;
 }

@@ -162,6 +162,18 @@ typedef struct slot {
 
 static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
 static slot_t *table[SLOTS];
+static uint64_t publications; /* under the write lock */
+/* Deployments deleted while this server ran (ids are never reused). */
+static int64_t *deleted;
+static size_t ndeleted, capdeleted;
+
+static int is_deleted(int64_t id)
+{
+    for (size_t i = 0; i < ndeleted; i++)
+        if (deleted[i] == id)
+            return 1;
+    return 0;
+}
 
 static unsigned name_hash(const char *s)
 {
@@ -192,7 +204,11 @@ void serve__publish(serve_config_t *c)
     slot_t **head = &table[name_hash(c->name)], *s = *head;
     while (s && strcmp(s->cfg->name, c->name) != 0)
         s = s->next;
-    if (!s) {
+    c->published = ++publications;
+    if (is_deleted(c->deployment_id)) {
+        old = c; /* read before its deletion: never again */
+        c = NULL;
+    } else if (!s) {
         s = mops_xcalloc(1, sizeof *s);
         s->next = *head;
         *head = s;
@@ -216,10 +232,16 @@ void serve__publish(serve_config_t *c)
     serve__config_unref(old);
 }
 
-void serve__unpublish(int64_t deployment_id)
+void serve__unpublish(int64_t deployment_id, int gone)
 {
     serve_config_t *old = NULL;
     pthread_rwlock_wrlock(&table_lock);
+    if (gone && !is_deleted(deployment_id)) {
+        if (ndeleted == capdeleted)
+            deleted = mops_xrealloc(deleted, (capdeleted = capdeleted ? 2 * capdeleted : 16) *
+                                                 sizeof *deleted);
+        deleted[ndeleted++] = deployment_id;
+    }
     for (int b = 0; b < SLOTS && !old; b++)
         for (slot_t **p = &table[b]; *p; p = &(*p)->next)
             if ((*p)->cfg->deployment_id == deployment_id) {
@@ -260,10 +282,15 @@ void serve__unpublish_all(void)
     size_t n;
     serve_config_t **all = serve__configs_all(&n);
     for (size_t i = 0; i < n; i++) {
-        serve__unpublish(all[i]->deployment_id);
+        serve__unpublish(all[i]->deployment_id, 0);
         serve__config_unref(all[i]);
     }
     free(all);
+    pthread_rwlock_wrlock(&table_lock);
+    free(deleted);
+    deleted = NULL;
+    ndeleted = capdeleted = 0;
+    pthread_rwlock_unlock(&table_lock);
 }
 
 /* -------------------------------------------------------------- syncing */
@@ -293,6 +320,11 @@ static int sync_row(const mops_ctx_t *ctx, store_stmt_t *s, mops_err_t *err)
 
 int serve__sync(const mops_ctx_t *ctx, const char *name, int *found, mops_err_t *err)
 {
+    /* What is published after the store is read may be newer than what
+     * was read: it is left alone. */
+    pthread_rwlock_rdlock(&table_lock);
+    uint64_t before = publications;
+    pthread_rwlock_unlock(&table_lock);
     store_sql_t q;
     store_sql_init(&q, "SELECT d.id, d.name, d.team_id, d.revision, t.name, d.config "
                        "FROM deployments d JOIN teams t ON t.id = d.team_id "
@@ -333,11 +365,11 @@ int serve__sync(const mops_ctx_t *ctx, const char *name, int *found, mops_err_t 
     size_t n;
     serve_config_t **all = serve__configs_all(&n);
     for (size_t i = 0; i < n; i++) {
-        int keep = name && strcmp(all[i]->name, name) != 0;
+        int keep = (name && strcmp(all[i]->name, name) != 0) || all[i]->published > before;
         for (size_t k = 0; k < nids && !keep; k++)
             keep = ids[k] == all[i]->deployment_id;
         if (!keep)
-            serve__unpublish(all[i]->deployment_id);
+            serve__unpublish(all[i]->deployment_id, 1);
         serve__config_unref(all[i]);
     }
     free(all);

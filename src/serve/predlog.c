@@ -123,30 +123,21 @@ static int insert(store_conn_t *db, const serve_record_t *r, mops_err_t *err)
     bo = mops_xmalloc(no * 8 + 1);
 #endif
     const void *in = le_doubles(r->inputs, ni, bi), *out = le_doubles(r->outputs, no, bo);
-    const char *role = serve_role_name(r->role);
-    int rc;
-    /* Shadows carry their agreement; other records have none (NULL). */
-    if (r->agree >= 0 || r->error[0])
-        rc = store_exec(db, NULL, err,
+    /* Shadows carry their agreement; other records have none (NULL): the
+     * two last parameters are bound, or NULL with their arguments unread. */
+    int shadow = r->agree >= 0 || r->error[0];
+    int rc = store_exec(db, NULL, err,
                         "INSERT INTO prediction_log (ts, request_id, team_id, deployment_id, "
                         "revision, version_id, role, n_rows, n_features, n_outputs, inputs, "
-                        "outputs, cpu_ns, wall_us, bytes_in, bytes_out, agree, max_abs_diff, "
-                        "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        "itiIIitiiibbiiiiIdt", r->ts_ms, r->request_id, r->team_id,
-                        r->deployment_id, r->revision, r->version_id, role, (int64_t)r->n_rows,
-                        (int64_t)r->n_features, (int64_t)r->n_outputs, in, ni * 8, out, no * 8,
-                        r->cpu_ns, r->wall_us, r->bytes_in, r->bytes_out,
-                        (int64_t)(r->agree > 0 ? 1 : 0), r->max_abs_diff, r->error);
-    else
-        rc = store_exec(db, NULL, err,
-                        "INSERT INTO prediction_log (ts, request_id, team_id, deployment_id, "
-                        "revision, version_id, role, n_rows, n_features, n_outputs, inputs, "
-                        "outputs, cpu_ns, wall_us, bytes_in, bytes_out) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        "itiIIitiiibbiiii", r->ts_ms, r->request_id, r->team_id,
-                        r->deployment_id, r->revision, r->version_id, role, (int64_t)r->n_rows,
-                        (int64_t)r->n_features, (int64_t)r->n_outputs, in, ni * 8, out, no * 8,
-                        r->cpu_ns, r->wall_us, r->bytes_in, r->bytes_out);
+                        "outputs, cpu_ns, wall_us, bytes_in, bytes_out, error, agree, "
+                        "max_abs_diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                        "?, ?)",
+                        shadow ? "itiIIitiiibbiiiitid" : "itiIIitiiibbiiiitnn", r->ts_ms,
+                        r->request_id, r->team_id, r->deployment_id, r->revision, r->version_id,
+                        serve_role_name(r->role), (int64_t)r->n_rows, (int64_t)r->n_features,
+                        (int64_t)r->n_outputs, in, ni * 8, out, no * 8, r->cpu_ns, r->wall_us,
+                        r->bytes_in, r->bytes_out, r->error, (int64_t)(r->agree > 0),
+                        r->max_abs_diff);
     free(bi);
     free(bo);
     return rc;

@@ -22,9 +22,7 @@ serve_state_t *serve__g;
 
 static serve_state_t state;
 static pthread_t sync_thread;
-static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
-static int sync_kicked;
+static serve_waker_t sync_waker = SERVE_WAKER_INIT;
 static pthread_key_t scratch_key;
 
 /* ------------------------------------------------------------- policy */
@@ -108,21 +106,32 @@ int serve__epoch_bump(const mops_ctx_t *ctx, mops_err_t *err)
                       NULL);
 }
 
-json_t *serve__time_json(int64_t ms)
+void serve__waker_kick(serve_waker_t *w)
 {
-    if (!ms)
-        return json_null();
-    char buf[40];
-    mops_time_format(ms, buf, sizeof buf);
-    return json_string(buf);
+    pthread_mutex_lock(&w->lock);
+    w->kicked = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void serve__waker_nap(serve_waker_t *w, int ms)
+{
+    pthread_mutex_lock(&w->lock);
+    if (!w->kicked && !atomic_load(&state.stopping)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        int64_t ns = until.tv_nsec + (int64_t)ms * 1000000;
+        until.tv_sec += ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&w->cond, &w->lock, &until);
+    }
+    w->kicked = 0;
+    pthread_mutex_unlock(&w->lock);
 }
 
 void serve__sync_kick(void)
 {
-    pthread_mutex_lock(&sync_lock);
-    sync_kicked = 1;
-    pthread_cond_signal(&sync_cond);
-    pthread_mutex_unlock(&sync_lock);
+    serve__waker_kick(&sync_waker);
 }
 
 int serve_ready(void)
@@ -167,17 +176,7 @@ static void *sync_main(void *arg)
         } else {
             mops_warn("serve: no store connection: %s", err.msg);
         }
-        pthread_mutex_lock(&sync_lock);
-        if (!sync_kicked && !atomic_load(&state.stopping)) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            int64_t ns = until.tv_nsec + (int64_t)state.opts.poll_ms * 1000000;
-            until.tv_sec += ns / 1000000000;
-            until.tv_nsec = ns % 1000000000;
-            pthread_cond_timedwait(&sync_cond, &sync_lock, &until);
-        }
-        sync_kicked = 0;
-        pthread_mutex_unlock(&sync_lock);
+        serve__waker_nap(&sync_waker, state.opts.poll_ms);
     }
     return NULL;
 }
@@ -232,7 +231,7 @@ int serve_start(store_t *st, const mops_env_t *env, const serve_options_t *opts,
     if (pthread_key_create(&scratch_key, scratch_free) != 0)
         return mops_err_set(err, MOPS_EINTERNAL, "cannot create a thread key");
     serve__g = &state;
-    sync_kicked = 0;
+    sync_waker.kicked = 0;
     if ((rc = serve__log_start(opts->queue_bytes, opts->log_sample, err)) != 0)
         goto fail_key;
     if ((rc = serve__shadow_start(opts->shadow_workers, err)) != 0)

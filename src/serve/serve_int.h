@@ -94,6 +94,7 @@ typedef struct serve_config {
     serve_target_t *shadows;
     char *sticky_field, *sticky_header;
     serve_stats_t *stats;
+    uint64_t published; /* when it was published (serve__publish's count) */
 } serve_config_t;
 
 /* Build a configuration from its stored JSON, loading every model. The
@@ -112,8 +113,9 @@ serve_config_t *serve__config_get(const char *name);
  * deployment is already published; its counters carry over. */
 void serve__publish(serve_config_t *c);
 
-/* Withdraw deployment_id's configuration (deleted). */
-void serve__unpublish(int64_t deployment_id);
+/* Withdraw deployment_id's configuration. deleted: for good (it was
+ * deleted), so that no late synchronisation publishes it again. */
+void serve__unpublish(int64_t deployment_id, int deleted);
 
 /* Make this server's view of deployment name (NULL: all of them) agree
  * with the store: publish what is newer, withdraw what was deleted.
@@ -310,7 +312,19 @@ int serve__epoch_bump(const mops_ctx_t *ctx, mops_err_t *err);
 /* Wake the sync thread (something changed here). */
 void serve__sync_kick(void);
 
-/* RFC 3339 or null. */
-json_t *serve__time_json(int64_t ms);
+/* A background thread's nap that another thread can cut short. */
+typedef struct serve_waker {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int kicked;
+} serve_waker_t;
+
+#define SERVE_WAKER_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0}
+
+/* Wake the thread napping on w (now, or as soon as it naps). */
+void serve__waker_kick(serve_waker_t *w);
+/* Nap up to ms milliseconds, less when kicked or when serving stops. */
+void serve__waker_nap(serve_waker_t *w, int ms);
+
 
 #endif

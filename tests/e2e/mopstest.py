@@ -335,6 +335,26 @@ class Server:
         return self.ok("POST", "/api/v1/models/%s/%s/versions" % (team, model), spec, token=token)
 
 
+def on_terminal(args, env, timeout=120):
+    """Run args with stderr on a pseudo-terminal (progress bars show only
+    there); returns (exit status, what it wrote to stderr)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=timeout * SLOW), out.decode(errors="replace")
+
+
 def _read_response(f):
     """One HTTP response from a socket file: (status, payload, headers)."""
     line = f.readline()

@@ -4,7 +4,6 @@ subcommand, exit status 0 / 1 (failure, message on stderr) / 2 (usage),
 long transfers only when stderr is a terminal."""
 import json
 import os
-import pty
 import re
 import subprocess
 
@@ -129,20 +128,7 @@ class Progress(mopstest.TestCase):
         if not tty:
             p = subprocess.run(args, env=e, capture_output=True, text=True)
             return p.returncode, p.stderr
-        master, slave = pty.openpty()
-        p = subprocess.Popen(args, env=e, stdout=subprocess.DEVNULL, stderr=slave)
-        os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.close(master)
-        return p.wait(), out.decode(errors="replace")
+        return mopstest.on_terminal(args, e)
 
     def test_progress_bar_only_on_a_terminal(self):
         srv = self.server()

@@ -162,7 +162,15 @@ def delete_deployment(w, a):
 
 
 def cancel_job(w, a):
-    return Req("POST", "/api/v1/jobs/%d/cancel" % w.submit())
+    """A job to cancel; every job has ended first, so that no result file is
+    being written while the state is compared."""
+    jid = w.submit()
+    deadline = time.time() + 30 * mopstest.SLOW
+    while any(j["status"] in ("queued", "running")
+              for j in w.srv.ok("GET", "/api/v1/jobs?limit=1000")["items"]):
+        assert time.time() < deadline, "jobs did not finish"
+        time.sleep(0.02)
+    return Req("POST", "/api/v1/jobs/%d/cancel" % jid)
 
 
 MODEL_PATH = "/api/v1/models/:team/:model"

@@ -5,12 +5,8 @@ the line; and jobs that survive the server: killed mid-run (kill -9) and
 queued again at start-up, failed after too many interruptions, never lost.
 `mops job submit|list|show|wait|download|cancel`."""
 import csv
-import io
 import os
-import pty
-import signal
 import sqlite3
-import subprocess
 import time
 
 import numpy as np
@@ -140,22 +136,8 @@ class Jobs(mopstest.TestCase):
         srv = self.srv
         jid = self.submit(self.big_csv, version=2)["id"]
         e = dict(os.environ, MOPS_URL=srv.url, MOPS_TOKEN=srv.admin)
-        master, slave = pty.openpty()
-        p = subprocess.Popen([mopstest.MOPS_BIN, "job", "wait", str(jid)], env=e,
-                             stdout=subprocess.DEVNULL, stderr=slave)
-        os.close(slave)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        os.close(master)
-        self.assertEqual(p.wait(timeout=120 * mopstest.SLOW), 0)
-        text = seen.decode(errors="replace")
+        rc_, text = mopstest.on_terminal([mopstest.MOPS_BIN, "job", "wait", str(jid)], e)
+        self.assertEqual(rc_, 0)
         self.assertIn("job %d" % jid, text)
         self.assertIn("100%", text)
         self.assertIn("250000 rows", text)
