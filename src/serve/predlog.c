@@ -13,6 +13,14 @@
  * so under saturation the queue fills and sampling, then dropping, absorb
  * the excess instead of the answers slowing down.
  *
+ * Writing is the expensive half (a few microseconds a record, most of it
+ * the database's), so records go ROWS_PER_INSERT to a statement, in
+ * transactions that only append (on PostgreSQL they skip the writers'
+ * lock). With SQLite they hold the database's one write lock: between
+ * transactions the writer waits while another thread of the server wants
+ * it, or a deployment change could wait seconds behind a low-priority
+ * writer that keeps taking the lock back.
+ *
  * Inputs and outputs are stored as little-endian float64 arrays (row-major),
  * which the monitoring and FinOps modules read without parsing text.
  */
@@ -23,9 +31,15 @@
 #include "core/time.h"
 #include "serve/serve_int.h"
 
-/* Records per write transaction. */
-#define BATCH_MAX 1000
-/* The writer's nap when the queue is empty. */
+/* Records per write transaction, and per INSERT statement. */
+#define BATCH_MAX 250
+#define ROWS_PER_INSERT 50
+/* The longest the writer pauses for other writers between transactions. */
+#define YIELD_MAX_MS 2000
+#ifndef WRITER_NICE
+#define WRITER_NICE 19
+#endif
+/* The writer's nap after it emptied the queue. */
 #define WRITER_NAP_MS 100
 
 static serve_ring_t *q_ring;
@@ -114,7 +128,13 @@ static const void *le_doubles(const double *v, size_t n, unsigned char *buf)
 #endif
 }
 
-static int insert(store_conn_t *db, const serve_record_t *r, mops_err_t *err)
+#define INSERT_INTO                                                                             \
+    "INSERT INTO prediction_log (ts, request_id, team_id, deployment_id, revision, version_id, " \
+    "role, n_rows, n_features, n_outputs, inputs, outputs, cpu_ns, wall_us, bytes_in, "         \
+    "bytes_out, error, agree, max_abs_diff)"
+#define INSERT_COLUMNS 19
+
+static int insert(store_rows_t *rows, const serve_record_t *r, mops_err_t *err)
 {
     size_t ni = r->n_rows * r->n_features, no = r->n_rows * r->n_outputs;
     unsigned char *bi = NULL, *bo = NULL;
@@ -126,27 +146,21 @@ static int insert(store_conn_t *db, const serve_record_t *r, mops_err_t *err)
     /* Shadows carry their agreement; other records have none (NULL): the
      * two last parameters are bound, or NULL with their arguments unread. */
     int shadow = r->agree >= 0 || r->error[0];
-    int rc = store_exec(db, NULL, err,
-                        "INSERT INTO prediction_log (ts, request_id, team_id, deployment_id, "
-                        "revision, version_id, role, n_rows, n_features, n_outputs, inputs, "
-                        "outputs, cpu_ns, wall_us, bytes_in, bytes_out, error, agree, "
-                        "max_abs_diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                        "?, ?)",
-                        shadow ? "itiIIitiiibbiiiitid" : "itiIIitiiibbiiiitnn", r->ts_ms,
-                        r->request_id, r->team_id, r->deployment_id, r->revision, r->version_id,
-                        serve_role_name(r->role), (int64_t)r->n_rows, (int64_t)r->n_features,
-                        (int64_t)r->n_outputs, in, ni * 8, out, no * 8, r->cpu_ns, r->wall_us,
-                        r->bytes_in, r->bytes_out, r->error, (int64_t)(r->agree > 0),
-                        r->max_abs_diff);
+    int rc = store_rows_add(rows, err, shadow ? "itiIIitiiibbiiiitid" : "itiIIitiiibbiiiitnn",
+                            r->ts_ms, r->request_id, r->team_id, r->deployment_id, r->revision,
+                            r->version_id, serve_role_name(r->role), (int64_t)r->n_rows,
+                            (int64_t)r->n_features, (int64_t)r->n_outputs, in, ni * 8, out,
+                            no * 8, r->cpu_ns, r->wall_us, r->bytes_in, r->bytes_out, r->error,
+                            (int64_t)(r->agree > 0), r->max_abs_diff);
     free(bi);
     free(bo);
     return rc;
 }
 
-/* Write up to BATCH_MAX queued records in one transaction (each leaves the
- * queue as it is written); how many there were. *db is connected when
- * first needed. */
-static size_t write_batch(store_conn_t **db)
+/* Write up to BATCH_MAX queued records in one transaction, ROWS_PER_INSERT
+ * to a statement (each leaves the queue as it is copied); how many there
+ * were. *db is connected when first needed. */
+static size_t write_batch(store_conn_t **db, store_rows_t **rows)
 {
     static int64_t last_complaint;
     serve_record_t *r = serve__ring_peek(q_ring);
@@ -156,14 +170,18 @@ static size_t write_batch(store_conn_t **db)
     int rc = *db ? 0 : store_conn_acquire(serve__g->st, db, &err);
     if (rc != 0)
         *db = NULL;
+    else if (!*rows)
+        *rows = store_rows_new(*db, INSERT_INTO, INSERT_COLUMNS, ROWS_PER_INSERT);
     if (rc == 0)
-        rc = store_begin(*db, &err);
+        rc = store_begin_append(*db, &err);
     size_t n = 0;
     for (; r && n < BATCH_MAX; r = serve__ring_peek(q_ring), n++) {
         if (rc == 0)
-            rc = insert(*db, r, &err);
+            rc = insert(*rows, r, &err);
         serve__ring_pop(q_ring);
     }
+    if (rc == 0)
+        rc = store_rows_flush(*rows, &err);
     if (rc == 0)
         rc = store_commit(*db, &err);
     if (*db)
@@ -176,20 +194,35 @@ static size_t write_batch(store_conn_t **db)
     return n;
 }
 
+/* Let this process's other writers in (a request changing a deployment,
+ * say): with SQLite they poll for the one lock, which a writer that runs
+ * transaction after transaction leaves free only for moments. */
+static void yield_to_writers(void)
+{
+    for (int waited = 0; waited < YIELD_MAX_MS && store_writers_waiting(serve__g->st); waited++) {
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
     store_conn_t *db = NULL;
-    serve__thread_nice(19);
+    store_rows_t *rows = NULL;
+    serve__thread_nice(WRITER_NICE);
     for (;;) {
         int stop = atomic_load(&q_stop);
-        if (write_batch(&db))
-            continue;
+        /* Everything queued, in batches; then a nap, so that a quiet server
+         * commits (and syncs) a few times a second, not once a record. */
+        while (write_batch(&db, &rows))
+            yield_to_writers();
         if (stop)
             break; /* stopped, and everything committed is written */
         struct timespec nap = {0, WRITER_NAP_MS * 1000000L};
         nanosleep(&nap, NULL);
     }
+    store_rows_free(rows);
     store_conn_release(db);
     return NULL;
 }
