@@ -11,7 +11,8 @@ memory back within 10%).
 
 MODEL_DIR is what bench/runtime/train_bench.py writes (model.json, rows.f32,
 meta.txt). Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (16),
-BENCH_REPEATS (3), BENCH_LOAD_SECONDS (60).
+BENCH_REPEATS (3), BENCH_LOAD_SECONDS (60), BENCH_THREADS (mops' HTTP threads in
+the speed test: one per core by default, as nginx's worker_processes auto).
 """
 import json
 import os
@@ -101,8 +102,20 @@ def request_body(model_dir):
                                    "datatype": "FP32", "data": data}]}).encode()
 
 
-def wrk(url, body_path, token, seconds, connections, threads=2):
+def cpu_seconds(pids):
+    """User + system CPU time the processes have used."""
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, body_path, token, seconds, connections, threads=2, pids=()):
+    """Run wrk; with pids, also the server's CPU time per request."""
     env = dict(os.environ, BENCH_BODY=body_path, BENCH_TOKEN=token or "")
+    cpu0 = cpu_seconds(pids)
     p = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % seconds,
                         "--latency", "-s", os.path.join(HERE, "post.lua"), url],
                        capture_output=True, text=True, env=env, timeout=seconds + 120)
@@ -111,6 +124,7 @@ def wrk(url, body_path, token, seconds, connections, threads=2):
         raise SystemExit("wrk failed:\n" + p.stdout + p.stderr)
     r = json.loads(m.group(1))
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["cpu_us"] = (cpu_seconds(pids) - cpu0) * 1e6 / max(1, r["requests"])
     return r
 
 
@@ -157,6 +171,12 @@ http {
                 time.sleep(0.05)
         raise SystemExit("nginx did not start (see %s/logs/error.log)" % self.dir)
 
+    def pids(self):
+        """The master and its workers."""
+        kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                              text=True).stdout.split()
+        return [self.proc.pid] + [int(k) for k in kids]
+
     def stop(self):
         self.proc.send_signal(signal.SIGQUIT)
         self.proc.wait(timeout=30)
@@ -176,6 +196,7 @@ def speed(binary, model_dir):
     seconds = int(os.environ.get("BENCH_SECONDS", "10"))
     conns = int(os.environ.get("BENCH_CONNECTIONS", "16"))
     repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    threads = int(os.environ.get("BENCH_THREADS", str(os.cpu_count())))
     tmp = tempfile.mkdtemp(prefix="mops-bench-serve-")
     try:
         data = os.path.join(tmp, "data")
@@ -190,32 +211,40 @@ def speed(binary, model_dir):
         answer = urllib.request.urlopen(req).read()
         srv.stop()
         nginx = Nginx(tmp, answer)
-        print("== serve: mops OIP infer vs nginx static JSON (%d bytes), wrk -c%d, %d s x %d"
-              % (len(answer), conns, seconds, repeats))
+        print("== serve: mops OIP infer vs nginx static JSON (%d bytes), wrk -c%d, %d s x %d;"
+              " mops --threads %d, nginx worker_processes auto"
+              % (len(answer), conns, seconds, repeats, threads))
         print("   CPU: " + cpu_line())
         results = {"nginx": [], "mops log on": [], "mops log off": []}
         for _ in range(repeats):
-            results["nginx"].append(wrk(nginx.url, body_path, None, seconds, conns))
+            results["nginx"].append(wrk(nginx.url, body_path, None, seconds, conns,
+                                        pids=nginx.pids()))
             for label, args in (("mops log on", []), ("mops log off",
                                                       ["--prediction-queue", "0"])):
-                srv = Mops(binary, data, args).start()
+                srv = Mops(binary, data, args + ["--threads", str(threads)]).start()
                 url = srv.url + "/v2/models/bench/infer"
                 wrk(url, body_path, srv.token, 2, conns)  # warm up
-                results[label].append(wrk(url, body_path, srv.token, seconds, conns))
+                results[label].append(wrk(url, body_path, srv.token, seconds, conns,
+                                          pids=[srv.proc.pid]))
+                if label == "mops log on":
+                    log = srv.call("GET", "/api/v1/deployments/bench/stats")["prediction_log"]
                 srv.stop()
         nginx.stop()
         med = {k: statistics.median(r["rps"] for r in v) for k, v in results.items()}
-        print("   %-14s %12s %9s %9s %9s %8s" % ("", "requests/s", "p50", "p99", "max",
-                                                "failed"))
+        print("   %-14s %12s %9s %9s %9s %12s %8s" % ("", "requests/s", "p50", "p99", "max",
+                                                     "server CPU", "failed"))
         for k, v in results.items():
             p99 = statistics.median(r["p99_us"] for r in v)
-            print("   %-14s %12.0f %7.0fus %7.0fus %7.0fus %8d" % (
+            print("   %-14s %12.0f %7.0fus %7.0fus %7.0fus %8.1fus/req %8d" % (
                 k, med[k], statistics.median(r["p50_us"] for r in v), p99,
-                max(r["max_us"] for r in v),
+                max(r["max_us"] for r in v), statistics.median(r["cpu_us"] for r in v),
                 sum(r["non_2xx"] + r["socket_errors"] for r in v)))
         print("   mops / nginx: %.0f%% (log on), %.0f%% (log off); the log costs %.1f%%"
               % (100 * med["mops log on"] / med["nginx"], 100 * med["mops log off"] /
                  med["nginx"], 100 * (1 - med["mops log on"] / med["mops log off"])))
+        print("   the last run with the log on: %d predictions queued, %d written, %d sampled "
+              "out, %d dropped" % (log["queued"], log["written"], log["sampled_out"],
+                                   log["dropped"]))
         print("   runs: " + json.dumps({k: [round(r["rps"]) for r in v]
                                         for k, v in results.items()}))
     finally:
