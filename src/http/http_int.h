@@ -27,6 +27,8 @@ typedef struct http_resp {
     json_t *json;               /* body, owned; NULL for no JSON body */
     int fd;                     /* file body when >= 0 (closed by MHD) */
     int64_t fd_size;
+    const char *text;           /* a text body (copied) when not NULL: rendered pages */
+    size_t text_len;
     const char *content_type;   /* default application/json */
     const char *headers[HTTP_MAX_HEADERS][2];
     int nheaders;
@@ -45,6 +47,9 @@ typedef struct http_route {
     int (*stream_begin)(http_req_t *req, mops_err_t *err);
     int (*stream_data)(http_req_t *req, const char *data, size_t n, mops_err_t *err);
     void (*stream_abort)(http_req_t *req);
+    /* HTTP_BODY_STREAM only: the content type the body must have (NULL:
+     * application/octet-stream). */
+    const char *stream_type;
 } http_route_t;
 
 struct http_req {
@@ -124,5 +129,7 @@ extern const http_route_t http_routes_core[];
 extern const http_route_t http_routes_auth[];
 extern const http_route_t http_routes_registry[];
 extern const http_route_t http_routes_audit[];
+extern const http_route_t http_routes_governance[];
+extern const http_route_t http_routes_notify[];
 
 #endif

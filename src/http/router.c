@@ -20,6 +20,8 @@ static const http_route_t *const tables[] = {
     http_routes_auth,
     http_routes_registry,
     http_routes_audit,
+    http_routes_governance,
+    http_routes_notify,
 };
 
 /* Match one pattern against path; on success fill the request's params. */

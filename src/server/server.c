@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/http.h"
+#include "notify/notify.h"
 #include "registry/registry.h"
 #include "store/store.h"
 
@@ -122,6 +123,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
                       .max_upload = cfg->max_upload};
     store_t *st = NULL;
     http_server_t *http = NULL;
+    notify_t *notify = NULL;
     int applied = 0;
     if ((rc = store_open(cfg->db, &st, err)) != 0 || (rc = store_migrate(st, &applied, err)) != 0 ||
         (rc = registry_artifacts_init(&env, err)) != 0 ||
@@ -141,7 +143,9 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     http_config_t hc = {.host = host, .port = port, .threads = cfg->threads,
                         .max_body = cfg->max_body, .max_upload = cfg->max_upload,
                         .access_log_fd = log_fd, .store = st, .env = &env};
-    if ((rc = http_server_start(&hc, &http, err)) != 0)
+    /* The webhook delivery thread inherits the blocked stop signals. */
+    if ((rc = notify_start(st, &env, &notify, err)) != 0 ||
+        (rc = http_server_start(&hc, &http, err)) != 0)
         goto out;
     int bound = http_server_port(http);
     int v6 = strchr(host, ':') != NULL;
@@ -156,6 +160,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     http_server_stop(http, 10000);
     mops_info("server: stopped");
 out:
+    notify_stop(notify);
     store_close(st);
     if (log_fd > 2)
         close(log_fd);
