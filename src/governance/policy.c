@@ -470,7 +470,9 @@ int governance_policy_get(const mops_ctx_t *ctx, const char *scope, const char *
     scope_t sc;
     int64_t id = 0;
     int rc = scope_resolve(ctx, scope, &sc, err);
-    if (rc != 0 || (rc = auth_require(ctx, AUTH_POLICY_READ, sc.team_id, err)) != 0 ||
+    /* Org-wide policies bind everyone, so everyone may read them. */
+    if (rc != 0 ||
+        (sc.team_id && (rc = auth_require(ctx, AUTH_POLICY_READ, sc.team_id, err)) != 0) ||
         (rc = policy_find(ctx, &sc, name, &id, NULL, err)) != 0)
         return rc;
     return policy_json(ctx, &sc, id, version, out, err);
@@ -504,14 +506,15 @@ int governance_policy_list(const mops_ctx_t *ctx, const governance_policy_filter
 {
     int64_t team_id = 0;
     int rc;
-    if (f->team && (rc = auth_team_resolve(ctx, f->team, &team_id, err)) != 0)
+    if (f->team && ((rc = auth_team_resolve(ctx, f->team, &team_id, err)) != 0 ||
+                    (rc = auth_require(ctx, AUTH_POLICY_READ, team_id, err)) != 0))
         return rc;
     if (f->risk_tier && (rc = check_tier(f->risk_tier, err)) != 0)
         return rc;
     store_sql_t q;
     store_sql_init(&q, "SELECT p.id, p.team_id, t.name, p.name FROM gov_policies p "
                        "LEFT JOIN teams t ON t.id = p.team_id WHERE (p.team_id IS NULL OR ");
-    auth_sql_team_filter(ctx, AUTH_TEAM_READ, "p.team_id", &q);
+    auth_sql_team_filter(ctx, AUTH_POLICY_READ, "p.team_id", &q);
     store_sql_add(&q, ")", NULL);
     if (team_id)
         store_sql_add(&q, " AND p.team_id = ?", "i", team_id);

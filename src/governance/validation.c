@@ -1,11 +1,13 @@
 /*
  * validation.c — validation on holdout data, done by mops so its figures
- * can be trusted: the CSV is streamed into the blob store (and kept, as
- * evidence), scored with the version's own model by the native runtime,
- * and measured with eval.h (overall, per group, fairness gaps); the report
- * is stored with the version and is what validation and fairness rules
- * read.
+ * can be trusted: the CSV is streamed to the server, scored with the
+ * version's own model by the native runtime, measured with eval.h
+ * (overall, per group, fairness gaps) and, once valid, kept in the blob
+ * store as evidence; the report is stored with the version and is what
+ * validation and fairness rules read.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +28,13 @@
 #define VALIDATION_MAX_VALUES 100   /* distinct values of a grouping column */
 #define VALIDATION_BATCH 4096
 
+/* The file is received into a temporary file (under the blob store's tmp
+ * directory, emptied at start-up) and kept in the blob store only once it
+ * validated: a refused file leaves nothing behind. */
 struct governance_validation {
-    store_blob_writer_t *blob;
+    int fd;
+    char path[4096];
+    int64_t size, max;
     registry_version_ref_t v;
     char label[256], name[MOPS_NAME_MAX + 1], positive[256];
     int has_positive;
@@ -46,7 +53,10 @@ void governance_validation_abort(governance_validation_t *v)
 {
     if (!v)
         return;
-    store_blob_abort(v->blob);
+    if (v->fd >= 0)
+        close(v->fd);
+    if (v->path[0])
+        unlink(v->path);
     validation_free(v);
 }
 
@@ -111,6 +121,8 @@ int governance_validation_begin(const mops_ctx_t *ctx, const char *team, const c
         return rc;
     governance_validation_t *v = mops_xcalloc(1, sizeof *v);
     v->v = ref_v;
+    v->fd = -1;
+    v->max = max_bytes;
     if ((rc = opts_check(opts, v, err)) != 0) {
         validation_free(v);
         return rc;
@@ -122,11 +134,16 @@ int governance_validation_begin(const mops_ctx_t *ctx, const char *team, const c
                           gov_target(ctx, &ref_v), ref_v.format);
     else if (ref_v.archived || ref_v.m.archived)
         rc = mops_err_set(err, MOPS_EPRECOND, "%s is archived", gov_target(ctx, &ref_v));
-    else
-        rc = store_blob_writer_new(ctx->env->artifact_dir, max_bytes, "the holdout file",
-                                   &v->blob, err);
+    if (rc == 0) {
+        snprintf(v->path, sizeof v->path, "%s/tmp/validation-XXXXXX", ctx->env->artifact_dir);
+        if ((v->fd = mkostemp(v->path, O_CLOEXEC)) < 0) {
+            rc = mops_err_set(err, MOPS_EIO, "cannot create a temporary file: %s",
+                              strerror(errno));
+            v->path[0] = '\0';
+        }
+    }
     if (rc != 0) {
-        validation_free(v);
+        governance_validation_abort(v);
         return rc;
     }
     *out = v;
@@ -136,7 +153,23 @@ int governance_validation_begin(const mops_ctx_t *ctx, const char *team, const c
 int governance_validation_write(governance_validation_t *v, const void *p, size_t n,
                                 mops_err_t *err)
 {
-    return store_blob_write(v->blob, p, n, err);
+    if (v->size + (int64_t)n > v->max)
+        return mops_err_set(err, MOPS_ETOOBIG,
+                            "the holdout file is over the limit of %lld bytes (server option "
+                            "--max-upload)",
+                            (long long)v->max);
+    for (const char *c = p; n;) {
+        ssize_t w = write(v->fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return mops_err_set(err, MOPS_EIO, "cannot keep the holdout file: %s",
+                                strerror(errno));
+        c += w;
+        n -= (size_t)w;
+        v->size += w;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------ scoring */
@@ -513,25 +546,21 @@ static int report_store(const mops_ctx_t *ctx, const governance_validation_t *v,
 int governance_validation_finish(const mops_ctx_t *ctx, governance_validation_t *v,
                                  json_t **out, mops_err_t *err)
 {
-    char sha[STORE_BLOB_SHA_HEX];
-    int64_t size = 0;
-    int rc, fd = -1;
-    if (store_blob_size(v->blob) == 0) {
+    char sha[STORE_BLOB_SHA_HEX] = "";
+    int64_t size = v->size;
+    int rc;
+    if (size == 0) {
         governance_validation_abort(v);
         return mops_err_set(err, MOPS_EINVAL, "the holdout file is empty");
     }
-    rc = store_blob_commit(v->blob, sha, &size, NULL, err);
-    v->blob = NULL;
     runtime_model_t *m = NULL;
-    if (rc == 0)
-        rc = registry_version_model_load(ctx, &v->v, &m, err);
-    if (rc == 0)
-        rc = store_blob_open(ctx->env->artifact_dir, sha, size, &fd, err);
-    FILE *f = rc == 0 ? fdopen(fd, "rb") : NULL;
-    if (rc == 0 && !f) {
-        close(fd);
-        rc = mops_err_set(err, MOPS_EIO, "cannot read the stored holdout file");
-    }
+    FILE *f = NULL;
+    rc = registry_version_model_load(ctx, &v->v, &m, err);
+    if (rc == 0 && (lseek(v->fd, 0, SEEK_SET) != 0 || !(f = fdopen(v->fd, "rb"))))
+        rc = mops_err_set(err, MOPS_EIO, "cannot read the holdout file back: %s",
+                          strerror(errno));
+    if (f)
+        v->fd = -1; /* the FILE has it now */
     runtime_model_info_t mi = {0};
     scored_t s = {0};
     int positive = 1;
@@ -562,6 +591,7 @@ int governance_validation_finish(const mops_ctx_t *ctx, governance_validation_t 
     if (f)
         fclose(f);
     json_t *report = NULL;
+    int64_t id = 0;
     if (rc == 0) {
         json_t *groups = json_array(), *classes = json_null();
         for (size_t g = 0; g < v->ngroups; g++)
@@ -583,12 +613,15 @@ int governance_validation_finish(const mops_ctx_t *ctx, governance_validation_t 
                                 group_names(&s, g));
         rc = measure(v, &mi, &s, positive, report, err);
     }
-    int64_t id = 0;
-    if (rc == 0)
+    /* Valid: keep the file as evidence, then the report. */
+    if (rc == 0 && (rc = store_blob_put_file(ctx->env->artifact_dir, v->path, sha, &size,
+                                             err)) == 0) {
+        json_object_set_new(json_object_get(report, "data"), "sha256", json_string(sha));
         rc = report_store(ctx, v, report, sha, size, (int64_t)s.n, &id, err);
+    }
     scored_release(&s, v->ngroups);
     runtime_model_unref(m);
-    validation_free(v);
+    governance_validation_abort(v);
     if (rc != 0) {
         json_decref(report);
         return rc;
