@@ -83,8 +83,8 @@ static void print_policy(const json_t *p, int source)
         json_decref(params);
     }
     if (source)
-        printf("source (%s):\n%s", cli_cell(json_object_get(p, "format"), 0),
-               cli_cell(json_object_get(p, "source"), 0));
+        printf("source (%s):\n%s\n", cli_cell(json_object_get(p, "format"), 0),
+               json_string_value(json_object_get(p, "source")));
 }
 
 static int send_file(cli_client_t *c, const char *method, const char *path, const char *file,

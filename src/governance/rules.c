@@ -325,7 +325,9 @@ static int validation_eval(gov_eval_t *ev, const json_t *rule, gov_result_t *res
                  : !strcmp(op, "<=") ? got <= want
                                      : got < want;
         result_set(res, ok ? GOV_PASS : GOV_FAIL, "%s = %.6g on %s (%lld rows)%s %s %g", metric,
-                   got, name, (long long)json_integer_value(json_object_get(report, "rows")),
+                   got, name,
+                   (long long)json_integer_value(
+                       json_object_get(json_object_get(report, "data"), "rows")),
                    ok ? "," : ", needs", op, want);
     }
     res->evidence = json_pack("{s:s, s:s, s:s, s:f, s:O, s:I}", "dataset", name, "metric", metric,

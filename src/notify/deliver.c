@@ -287,8 +287,12 @@ static int pass(store_t *st, const mops_env_t *env, const atomic_int *stop, int 
             int64_t ms = (mops_mono_us() - t0) / 1000;
             free(body);
             if (stop && atomic_load(stop) && *error) {
-                /* Cut short by the stop: not the receiver's failure. The
-                 * claim lapses and the next start sends it again. */
+                /* Cut short by the stop: not the receiver's failure. Give
+                 * the claim back so the next start sends it at once. */
+                store_exec(db, NULL, NULL,
+                           "UPDATE notify_deliveries SET next_attempt_at = ? WHERE id = ? AND "
+                           "state = 'pending'",
+                           "ii", mops_now_ms(), due[i].id);
             } else if ((rc = record(db, &due[i], at, status, error, ms, err)) != 0) {
                 mops_warn("notify: cannot record delivery %lld: %s", (long long)due[i].id,
                           err ? err->msg : "?");
@@ -304,7 +308,11 @@ static int pass(store_t *st, const mops_env_t *env, const atomic_int *stop, int 
 
 int notify_run_once(store_t *st, const mops_env_t *env, int *done, mops_err_t *err)
 {
-    return pass(st, env, NULL, done, err);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) /* counted: pairs with cleanup */
+        return mops_err_set(err, MOPS_EINTERNAL, "cannot initialise libcurl");
+    int rc = pass(st, env, NULL, done, err);
+    curl_global_cleanup();
+    return rc;
 }
 
 static void *loop(void *arg)

@@ -20,8 +20,9 @@ class Receiver:
     and answers `status` (500) to the first `fail_each` attempts of every
     delivery (by X-Mops-Delivery), 200 after."""
 
-    def __init__(self, fail_each=0, status=500):
+    def __init__(self, fail_each=0, status=500, hang=None):
         self.got = []
+        self.hang = hang  # a threading.Event: answer only once it is set
         self.answered = []
         self.fail_each = fail_each
         self.status = status
@@ -39,6 +40,8 @@ class Receiver:
                     outer.got.append((dict(self.headers), body))
                     code = outer.status if n < outer.fail_each else 200
                     outer.answered.append(code)
+                if outer.hang is not None:
+                    outer.hang.wait(30)
                 self.send_response(code)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
