@@ -14,12 +14,11 @@
  * in one transaction with its audit entry, and the notifications it causes
  * are queued (notify.h) in the same transaction.
  *
- * Lifecycle (docs/governance.md draws it):
+ * Lifecycle (docs/governance.md has the table):
  *
  *   draft -> in_review -> approved -> staging -> production -> deprecated -> retired
- *               |  ^                    |                        |
- *               v  |                    v (back to approved)      v (reinstated)
- *            rejected -> draft                                production
+ *   in_review -> draft (withdraw); in_review -> rejected -> draft (reopen);
+ *   staging -> approved; staging -> deprecated; deprecated -> production
  *
  * Every transition records who, when, why and the policy evaluation that
  * allowed it. A transition into a stage is allowed when every rule of the

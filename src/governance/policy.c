@@ -263,8 +263,8 @@ static int policy_json(const mops_ctx_t *ctx, const scope_t *sc, int64_t id, int
         "v.format, v.source, v.document, v.sha256, u.name, v.created_at, v.version "
         "FROM gov_policies p JOIN gov_policy_versions v ON v.policy_id = p.id "
         "LEFT JOIN users u ON u.id = v.created_by WHERE p.id = ? AND v.version = "
-        "CASE WHEN ? > 0 THEN ? ELSE p.version END",
-        "iii", id, version, version);
+        "COALESCE(?, p.version)",
+        "iI", id, version);
     if (rc != 0)
         return rc;
     if ((rc = store_step(s, err)) != STORE_ROW) {

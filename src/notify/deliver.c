@@ -238,10 +238,9 @@ static int record(store_conn_t *db, const due_t *d, int64_t at, long status, con
     if (rc == 0)
         rc = store_exec(db, NULL, err,
                         "UPDATE notify_deliveries SET state = ?, attempts = ?, next_attempt_at = "
-                        "CASE WHEN ? > 0 THEN ? ELSE next_attempt_at END, last_status = ?, "
-                        "last_error = ?, finished_at = ? WHERE id = ?",
-                        "tiiiItIi", state, attempt, next, next, (int64_t)status, last_error,
-                        strcmp(state, "pending") ? now : (int64_t)0, d->id);
+                        "?, last_status = ?, last_error = ?, finished_at = ? WHERE id = ?",
+                        "tiiItIi", state, attempt, next ? next : now, (int64_t)status,
+                        last_error, strcmp(state, "pending") ? now : (int64_t)0, d->id);
     if (rc == 0)
         rc = store_commit(db, err);
     store_rollback(db);

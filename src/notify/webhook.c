@@ -292,19 +292,18 @@ int notify_webhook_update(const mops_ctx_t *ctx, const char *team, const char *n
     json_t *events = json_object_get(spec, "events"), *mx = json_object_get(spec, "max_attempts"),
            *bo = json_object_get(spec, "backoff_ms"), *en = json_object_get(spec, "enabled");
     char *ev = events ? mops_json_dump(events) : NULL, *sealed = NULL;
+    /* Each absent field binds NULL and keeps its value (enabled as "0"/"1"
+     * text, since 0 is one of its values). */
     if ((!secret || (rc = seal_from(ctx, secret, &sealed, err)) == 0) &&
         (rc = store_begin(ctx->db, err)) == 0) {
         rc = store_exec(ctx->db, NULL, err,
                         "UPDATE notify_webhooks SET url = COALESCE(?, url), events = COALESCE(?, "
-                        "events), secret = COALESCE(?, secret), max_attempts = CASE WHEN ? > 0 "
-                        "THEN ? ELSE max_attempts END, backoff_ms = CASE WHEN ? > 0 THEN ? ELSE "
-                        "backoff_ms END, enabled = CASE WHEN ? >= 0 THEN ? ELSE enabled END, "
-                        "updated_at = ? WHERE id = ?",
-                        "tttiiiiiiii", mops_json_str(spec, "url", NULL), ev, sealed,
-                        (int64_t)json_integer_value(mx), (int64_t)json_integer_value(mx),
-                        (int64_t)json_integer_value(bo), (int64_t)json_integer_value(bo),
-                        (int64_t)(en ? json_is_true(en) : -1), (int64_t)json_is_true(en),
-                        mops_now_ms(), id);
+                        "events), secret = COALESCE(?, secret), max_attempts = COALESCE(?, "
+                        "max_attempts), backoff_ms = COALESCE(?, backoff_ms), enabled = "
+                        "COALESCE(?, enabled), updated_at = ? WHERE id = ?",
+                        "tttIItii", mops_json_str(spec, "url", NULL), ev, sealed,
+                        (int64_t)json_integer_value(mx), (int64_t)json_integer_value(bo),
+                        en ? (json_is_true(en) ? "1" : "0") : NULL, mops_now_ms(), id);
         json_t *d = redacted(spec);
         if (rc == 0)
             rc = audit_record(ctx, "webhook.update", webhook_target(ctx, team, name), team_id, d,
