@@ -143,6 +143,12 @@ int cli_model_ref(const char *arg, char **team, char **model);
  * a version reference (a heap string), or NULL after a usage error. */
 char *cli_version_path(const char *model_arg, const char *version, const char *suffix);
 
+/* Send method path (body may be NULL) and show the answer: as JSON when
+ * json is set, else with print. Returns the exit status (the error printed
+ * on failure). */
+int cli_show(const cli_client_t *c, const char *method, const char *path, const json_t *body,
+             int json, void (*print)(const json_t *out));
+
 /* Print an evaluation's rules as a table: status, policy, rule, message;
  * and its flags. to is stdout or stderr. */
 void cli_print_rules(FILE *to, const json_t *evaluation);

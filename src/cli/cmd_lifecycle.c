@@ -156,6 +156,21 @@ int cmd_version_promote(cli_client_t *c, int argc, char **argv)
     return rc;
 }
 
+static void print_history(const json_t *out)
+{
+    printf("stage: %s\n", json_string_value(json_object_get(out, "stage")));
+    cli_table_t *t = cli_table_new(5, "WHEN", "FROM", "TO", "BY", "WHY");
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(out, "items"), i, it)
+        cli_table_add(t, cli_time(json_object_get(it, "at"), 0),
+                      cli_cell(json_object_get(it, "from"), 1),
+                      cli_cell(json_object_get(it, "to"), 2),
+                      cli_cell(json_object_get(it, "actor"), 3),
+                      cli_cell(json_object_get(it, "reason"), 4));
+    cli_table_print(t);
+}
+
 int cmd_version_history(cli_client_t *c, int argc, char **argv)
 {
     int json;
@@ -164,25 +179,7 @@ int cmd_version_history(cli_client_t *c, int argc, char **argv)
     char *path = cli_version_path(argv[optind], argv[optind + 1], "/transitions");
     if (!path)
         return CLI_USAGE;
-    json_t *out = NULL;
-    mops_err_t err;
-    int rc = cli_request(c, "GET", path, NULL, &out, &err);
+    int rc = cli_show(c, "GET", path, NULL, json, print_history);
     free(path);
-    if (rc == 0 && json) {
-        cli_print_json(out);
-    } else if (rc == 0) {
-        printf("stage: %s\n", json_string_value(json_object_get(out, "stage")));
-        cli_table_t *t = cli_table_new(5, "WHEN", "FROM", "TO", "BY", "WHY");
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(out, "items"), i, it)
-            cli_table_add(t, cli_time(json_object_get(it, "at"), 0),
-                          cli_cell(json_object_get(it, "from"), 1),
-                          cli_cell(json_object_get(it, "to"), 2),
-                          cli_cell(json_object_get(it, "actor"), 3),
-                          cli_cell(json_object_get(it, "reason"), 4));
-        cli_table_print(t);
-    }
-    json_decref(out);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return rc;
 }

@@ -68,6 +68,36 @@ static int review_reject(cli_client_t *c, int argc, char **argv)
     return decide(c, argc, argv, "/rejections", 1);
 }
 
+static void print_reviews(const json_t *out)
+{
+    printf("stage: %s\n", json_string_value(json_object_get(out, "stage")));
+    size_t i, j;
+    json_t *r, *d;
+    json_array_foreach(json_object_get(out, "items"), i, r) {
+        printf("\nreview %s (%s), requested by %s at %s: %s\n",
+               cli_cell(json_object_get(r, "id"), 0), cli_cell(json_object_get(r, "state"), 1),
+               cli_cell(json_object_get(r, "requested_by"), 2),
+               cli_time(json_object_get(r, "requested_at"), 3),
+               cli_cell(json_object_get(r, "comment"), 4));
+        cli_table_t *t = cli_table_new(5, "WHEN", "WHO", "DECISION", "ROLES", "COMMENT");
+        json_array_foreach(json_object_get(r, "decisions"), j, d)
+            cli_table_add(t, cli_time(json_object_get(d, "at"), 0),
+                          cli_cell(json_object_get(d, "user"), 1),
+                          cli_cell(json_object_get(d, "decision"), 2),
+                          cli_cell(json_object_get(d, "roles"), 3),
+                          cli_cell(json_object_get(d, "comment"), 4));
+        cli_table_print(t);
+    }
+    printf("\nwhat counts now:\n");
+    cli_table_t *t = cli_table_new(4, "WHO", "DECISION", "COUNTS", "WHY NOT");
+    json_array_foreach(json_object_get(out, "current_decisions"), i, d)
+        cli_table_add(t, cli_cell(json_object_get(d, "user"), 0),
+                      cli_cell(json_object_get(d, "decision"), 1),
+                      cli_cell(json_object_get(d, "counts"), 2),
+                      cli_cell(json_object_get(d, "why"), 3));
+    cli_table_print(t);
+}
+
 static int review_list(cli_client_t *c, int argc, char **argv)
 {
     int json;
@@ -76,42 +106,27 @@ static int review_list(cli_client_t *c, int argc, char **argv)
     char *path = cli_version_path(argv[optind], argv[optind + 1], "/reviews");
     if (!path)
         return CLI_USAGE;
-    json_t *out = NULL;
-    mops_err_t err;
-    int rc = cli_request(c, "GET", path, NULL, &out, &err);
+    int rc = cli_show(c, "GET", path, NULL, json, print_reviews);
     free(path);
-    if (rc == 0 && json) {
-        cli_print_json(out);
-    } else if (rc == 0) {
-        printf("stage: %s\n", json_string_value(json_object_get(out, "stage")));
-        size_t i, j;
-        json_t *r, *d;
-        json_array_foreach(json_object_get(out, "items"), i, r) {
-            printf("\nreview %s (%s), requested by %s at %s: %s\n",
-                   cli_cell(json_object_get(r, "id"), 0), cli_cell(json_object_get(r, "state"), 1),
-                   cli_cell(json_object_get(r, "requested_by"), 2),
-                   cli_time(json_object_get(r, "requested_at"), 3),
-                   cli_cell(json_object_get(r, "comment"), 4));
-            cli_table_t *t = cli_table_new(5, "WHEN", "WHO", "DECISION", "ROLES", "COMMENT");
-            json_array_foreach(json_object_get(r, "decisions"), j, d)
-                cli_table_add(t, cli_time(json_object_get(d, "at"), 0),
-                              cli_cell(json_object_get(d, "user"), 1),
-                              cli_cell(json_object_get(d, "decision"), 2),
-                              cli_cell(json_object_get(d, "roles"), 3),
-                              cli_cell(json_object_get(d, "comment"), 4));
-            cli_table_print(t);
-        }
-        printf("\nwhat counts now:\n");
-        cli_table_t *t = cli_table_new(4, "WHO", "DECISION", "COUNTS", "WHY NOT");
-        json_array_foreach(json_object_get(out, "current_decisions"), i, d)
-            cli_table_add(t, cli_cell(json_object_get(d, "user"), 0),
-                          cli_cell(json_object_get(d, "decision"), 1),
-                          cli_cell(json_object_get(d, "counts"), 2),
-                          cli_cell(json_object_get(d, "why"), 3));
-        cli_table_print(t);
+    return rc;
+}
+
+static void print_due(const json_t *out)
+{
+    cli_table_t *t = cli_table_new(6, "MODEL", "VERSION", "SINCE", "DAYS", "LIMIT", "POLICY");
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(out, "items"), i, it) {
+        char *name = mops_xasprintf("%s/%s", json_string_value(json_object_get(it, "team")),
+                                    json_string_value(json_object_get(it, "model")));
+        cli_table_add(t, name, cli_cell(json_object_get(it, "version"), 0),
+                      cli_time(json_object_get(it, "since"), 1),
+                      cli_cell(json_object_get(it, "age_days"), 2),
+                      cli_cell(json_object_get(it, "max_age_days"), 3),
+                      cli_cell(json_object_get(it, "policy"), 4));
+        free(name);
     }
-    json_decref(out);
-    return rc ? cli_fail(&err) : CLI_OK;
+    cli_table_print(t);
 }
 
 static int review_due(cli_client_t *c, int argc, char **argv)
@@ -119,29 +134,7 @@ static int review_due(cli_client_t *c, int argc, char **argv)
     int json;
     if (cli_json_only(argc, argv, 0, 0, &json))
         return CLI_USAGE;
-    json_t *out = NULL;
-    mops_err_t err;
-    int rc = cli_request(c, "GET", "/api/v1/governance/reviews-due", NULL, &out, &err);
-    if (rc == 0 && json) {
-        cli_print_json(out);
-    } else if (rc == 0) {
-        cli_table_t *t = cli_table_new(6, "MODEL", "VERSION", "SINCE", "DAYS", "LIMIT", "POLICY");
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(out, "items"), i, it) {
-            char *name = mops_xasprintf("%s/%s", json_string_value(json_object_get(it, "team")),
-                                        json_string_value(json_object_get(it, "model")));
-            cli_table_add(t, name, cli_cell(json_object_get(it, "version"), 0),
-                          cli_time(json_object_get(it, "since"), 1),
-                          cli_cell(json_object_get(it, "age_days"), 2),
-                          cli_cell(json_object_get(it, "max_age_days"), 3),
-                          cli_cell(json_object_get(it, "policy"), 4));
-            free(name);
-        }
-        cli_table_print(t);
-    }
-    json_decref(out);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return cli_show(c, "GET", "/api/v1/governance/reviews-due", NULL, json, print_due);
 }
 
 static const cli_sub_t subs[] = {

@@ -127,26 +127,21 @@ static void print_hook(const json_t *w)
 
 static int send_edit(cli_client_t *c, int argc, char **argv, const char *method, int create)
 {
-    json_t *body = json_object(), *out = NULL;
+    json_t *body = json_object();
     int json, rc = parse_edit(argc, argv, body, &json);
     if (rc == 0 && create && !json_object_get(body, "url"))
         rc = cli_usage_error("give --url");
     if (rc == 0 && !create && !json_object_size(body))
         rc = cli_usage_error("nothing to change");
-    mops_err_t err;
     if (rc == 0) {
         char *path = create ? hook_path(argv[optind], NULL, "")
                             : hook_path(argv[optind], argv[optind + 1], "");
         if (create)
             json_object_set_new(body, "name", json_string(argv[optind + 1]));
-        if ((rc = cli_request(c, method, path, body, &out, &err)) != 0)
-            rc = cli_fail(&err);
-        else
-            json ? cli_print_json(out) : print_hook(out);
+        rc = cli_show(c, method, path, body, json, print_hook);
         free(path);
     }
     json_decref(body);
-    json_decref(out);
     return rc;
 }
 
@@ -200,33 +195,30 @@ static int hook_ping(cli_client_t *c, int argc, char **argv)
     return hook_one(c, argc, argv, "POST", "/ping");
 }
 
+static void print_hooks(const json_t *out)
+{
+    cli_table_t *t = cli_table_new(6, "NAME", "URL", "EVENTS", "ENABLED", "PENDING", "FAILED");
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(out, "items"), i, w)
+        cli_table_add(t, cli_cell(json_object_get(w, "name"), 0),
+                      cli_cell(json_object_get(w, "url"), 1),
+                      cli_cell(json_object_get(w, "events"), 2),
+                      cli_cell(json_object_get(w, "enabled"), 3),
+                      cli_cell(json_object_get(w, "pending"), 4),
+                      cli_cell(json_object_get(w, "failed"), 5));
+    cli_table_print(t);
+}
+
 static int hook_list(cli_client_t *c, int argc, char **argv)
 {
     int json;
     if (cli_json_only(argc, argv, 1, 1, &json))
         return CLI_USAGE;
     char *path = hook_path(argv[optind], NULL, "");
-    json_t *out = NULL;
-    mops_err_t err;
-    int rc = cli_request(c, "GET", path, NULL, &out, &err);
+    int rc = cli_show(c, "GET", path, NULL, json, print_hooks);
     free(path);
-    if (rc == 0 && json) {
-        cli_print_json(out);
-    } else if (rc == 0) {
-        cli_table_t *t = cli_table_new(6, "NAME", "URL", "EVENTS", "ENABLED", "PENDING", "FAILED");
-        size_t i;
-        json_t *w;
-        json_array_foreach(json_object_get(out, "items"), i, w)
-            cli_table_add(t, cli_cell(json_object_get(w, "name"), 0),
-                          cli_cell(json_object_get(w, "url"), 1),
-                          cli_cell(json_object_get(w, "events"), 2),
-                          cli_cell(json_object_get(w, "enabled"), 3),
-                          cli_cell(json_object_get(w, "pending"), 4),
-                          cli_cell(json_object_get(w, "failed"), 5));
-        cli_table_print(t);
-    }
-    json_decref(out);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return rc;
 }
 
 static int hook_deliveries(cli_client_t *c, int argc, char **argv)

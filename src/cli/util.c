@@ -402,3 +402,15 @@ int cli_write_text(const char *file, const char *text, mops_err_t *err)
     ok = fclose(f) == 0 && ok;
     return ok ? 0 : mops_err_set(err, MOPS_EIO, "cannot write '%s'", file);
 }
+
+int cli_show(const cli_client_t *c, const char *method, const char *path, const json_t *body,
+             int json, void (*print)(const json_t *out))
+{
+    json_t *out = NULL;
+    mops_err_t err;
+    int rc = cli_request(c, method, path, body, &out, &err);
+    if (rc == 0)
+        json ? cli_print_json(out) : print(out);
+    json_decref(out);
+    return rc ? cli_fail(&err) : CLI_OK;
+}

@@ -420,15 +420,26 @@ static int policy_find(const mops_ctx_t *ctx, const scope_t *sc, const char *nam
     return rc < 0 ? rc : 0;
 }
 
+/* The existing policy scope/name, and the caller's right to change it. */
+static int policy_writable(const mops_ctx_t *ctx, const char *scope, const char *name,
+                           scope_t *sc, int64_t *id, int *archived, mops_err_t *err)
+{
+    int rc = scope_resolve(ctx, scope, sc, err);
+    if (rc == 0)
+        rc = policy_find(ctx, sc, name, id, archived, err);
+    if (rc == 0)
+        rc = auth_require(ctx, sc->write, sc->team_id, err);
+    return rc;
+}
+
 int governance_policy_update(const mops_ctx_t *ctx, const char *scope, const char *name,
                              const json_t *spec, json_t **out, mops_err_t *err)
 {
     scope_t sc;
     int64_t id = 0;
     int archived = 0;
-    int rc = scope_resolve(ctx, scope, &sc, err);
-    if (rc != 0 || (rc = policy_find(ctx, &sc, name, &id, &archived, err)) != 0 ||
-        (rc = auth_require(ctx, sc.write, sc.team_id, err)) != 0)
+    int rc = policy_writable(ctx, scope, name, &sc, &id, &archived, err);
+    if (rc != 0)
         return rc;
     loaded_t l;
     json_t *doc = NULL;
@@ -484,9 +495,8 @@ int governance_policy_archive(const mops_ctx_t *ctx, const char *scope, const ch
     scope_t sc;
     int64_t id = 0;
     int archived = 0;
-    int rc = scope_resolve(ctx, scope, &sc, err);
-    if (rc != 0 || (rc = policy_find(ctx, &sc, name, &id, &archived, err)) != 0 ||
-        (rc = auth_require(ctx, sc.write, sc.team_id, err)) != 0)
+    int rc = policy_writable(ctx, scope, name, &sc, &id, &archived, err);
+    if (rc != 0)
         return rc;
     if (!archived && (rc = store_begin(ctx->db, err)) == 0) {
         int64_t now = mops_now_ms();

@@ -195,6 +195,21 @@ static const char *webhook_target(const mops_ctx_t *ctx, const char *team, const
     return mops_arena_printf(ctx->arena, "webhook:%s/%s", team, name);
 }
 
+/* Audit a change to a webhook (its body, secret redacted) and end the
+ * transaction: committed when everything succeeded. */
+static int audited_end(const mops_ctx_t *ctx, int rc, const char *action, const char *team,
+                       const char *name, int64_t team_id, const json_t *spec, mops_err_t *err)
+{
+    json_t *d = redacted(spec);
+    if (rc == 0)
+        rc = audit_record(ctx, action, webhook_target(ctx, team, name), team_id, d, err);
+    json_decref(d);
+    if (rc == 0)
+        rc = store_commit(ctx->db, err);
+    store_rollback(ctx->db);
+    return rc;
+}
+
 int notify_webhook_create(const mops_ctx_t *ctx, const char *team, const json_t *spec,
                           json_t **out, mops_err_t *err)
 {
@@ -225,14 +240,7 @@ int notify_webhook_create(const mops_ctx_t *ctx, const char *team, const json_t 
         if (rc == MOPS_ECONFLICT)
             rc = mops_err_set(err, MOPS_ECONFLICT, "team %s already has a webhook named \"%s\"",
                               team, name);
-        json_t *d = redacted(spec);
-        if (rc == 0)
-            rc = audit_record(ctx, "webhook.create", webhook_target(ctx, team, name), team_id, d,
-                              err);
-        json_decref(d);
-        if (rc == 0)
-            rc = store_commit(ctx->db, err);
-        store_rollback(ctx->db);
+        rc = audited_end(ctx, rc, "webhook.create", team, name, team_id, spec, err);
     }
     free(ev);
     free(sealed);
@@ -304,14 +312,7 @@ int notify_webhook_update(const mops_ctx_t *ctx, const char *team, const char *n
                         "tttIItii", mops_json_str(spec, "url", NULL), ev, sealed,
                         (int64_t)json_integer_value(mx), (int64_t)json_integer_value(bo),
                         en ? (json_is_true(en) ? "1" : "0") : NULL, mops_now_ms(), id);
-        json_t *d = redacted(spec);
-        if (rc == 0)
-            rc = audit_record(ctx, "webhook.update", webhook_target(ctx, team, name), team_id, d,
-                              err);
-        json_decref(d);
-        if (rc == 0)
-            rc = store_commit(ctx->db, err);
-        store_rollback(ctx->db);
+        rc = audited_end(ctx, rc, "webhook.update", team, name, team_id, spec, err);
     }
     free(ev);
     free(sealed);
