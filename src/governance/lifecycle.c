@@ -256,13 +256,13 @@ static int deprecate_others(const mops_ctx_t *ctx, const registry_version_ref_t 
                          "ii", v->m.team_id, v->version_id);
     if (rc != 0)
         return rc;
-    int64_t ids[256];
+    int64_t *ids = NULL;
     size_t n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n < 256)
+    while ((rc = store_step(s, err)) == STORE_ROW) {
+        ids = mops_xrealloc(ids, (n + 1) * sizeof *ids);
         ids[n++] = store_col_int(s, 0);
+    }
     store_finalize(s);
-    if (rc < 0)
-        return rc;
     for (size_t i = 0; i < n && rc == 0; i++) {
         registry_version_ref_t o;
         if ((rc = registry_version_resolve_id(ctx, ids[i], AUTH_MODEL_READ, &o, err)) != 0)
@@ -274,6 +274,7 @@ static int deprecate_others(const mops_ctx_t *ctx, const registry_version_ref_t 
                                                      (long long)v->number)};
         rc = gov_move_run(ctx, &o, &mv, NULL, err);
     }
+    free(ids);
     return rc;
 }
 

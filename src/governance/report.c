@@ -50,6 +50,13 @@ static int evaluations(const mops_ctx_t *ctx, int64_t version_id, json_t **out, 
     return 0;
 }
 
+static int by_seq(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
+    return x < y ? -1 : x > y;
+}
+
 /* Audit entries of the model and its versions, oldest first. */
 static json_t *audit_excerpt(const mops_ctx_t *ctx, const registry_model_ref_t *m,
                              const json_t *numbers)
@@ -71,16 +78,14 @@ static json_t *audit_excerpt(const mops_ctx_t *ctx, const registry_model_ref_t *
     }
     /* By sequence number: the chain's order. */
     size_t k = json_array_size(all);
-    for (size_t i = 1; i < k; i++)
-        for (size_t j = i; j > 0; j--) {
-            json_t *a = json_array_get(all, j - 1), *b = json_array_get(all, j);
-            if (json_integer_value(json_object_get(a, "seq")) <=
-                json_integer_value(json_object_get(b, "seq")))
-                break;
-            json_incref(a);
-            json_array_set(all, j - 1, b);
-            json_array_set_new(all, j, a);
-        }
+    json_t **v = mops_xmalloc((k ? k : 1) * sizeof *v);
+    for (size_t i = 0; i < k; i++)
+        v[i] = json_incref(json_array_get(all, i));
+    qsort(v, k, sizeof *v, by_seq);
+    json_array_clear(all);
+    for (size_t i = 0; i < k; i++)
+        json_array_append_new(all, v[i]);
+    free(v);
     return all;
 }
 

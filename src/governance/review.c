@@ -342,17 +342,20 @@ int governance_review_list(const mops_ctx_t *ctx, const char *team, const char *
         json_decref(approvals);
         return rc;
     }
-    int64_t ids[64];
-    size_t n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n < 64)
-        ids[n++] = store_col_int(s, 0);
+    json_t *ids = json_array(), *items = json_array();
+    while ((rc = store_step(s, err)) == STORE_ROW)
+        json_array_append_new(ids, json_integer(store_col_int(s, 0)));
     store_finalize(s);
-    json_t *items = json_array();
-    for (size_t i = 0; i < n && rc >= 0; i++) {
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id) {
         json_t *r;
-        if ((rc = review_json(ctx, &v, ids[i], fingerprint, &r, err)) == 0)
-            json_array_append_new(items, r);
+        if (rc < 0 || (rc = review_json(ctx, &v, json_integer_value(id), fingerprint, &r,
+                                         err)) != 0)
+            break;
+        json_array_append_new(items, r);
     }
+    json_decref(ids);
     if (rc < 0) {
         json_decref(items);
         json_decref(approvals);

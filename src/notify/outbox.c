@@ -3,6 +3,7 @@
  * the change that causes them, fanned out at once into one delivery per
  * subscribed webhook; and the delivery log as the API shows it.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -63,21 +64,24 @@ int notify_enqueue(const mops_ctx_t *ctx, int64_t team_id, const char *event,
                          "i", team_id);
     if (rc != 0)
         return rc;
-    int64_t hooks[64];
+    int64_t *hooks = NULL;
     size_t n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n < 64) {
+    while ((rc = store_step(s, err)) == STORE_ROW) {
         json_t *filter = json_loads(store_col_text(s, 1), 0, NULL);
-        if (notify_filter_matches(filter, event))
+        if (notify_filter_matches(filter, event)) {
+            hooks = mops_xrealloc(hooks, (n + 1) * sizeof *hooks);
             hooks[n++] = store_col_int(s, 0);
+        }
         json_decref(filter);
     }
     store_finalize(s);
-    if (rc < 0 || n == 0)
-        return rc < 0 ? rc : 0; /* nobody listens: nothing to keep */
     int64_t event_id = 0, id;
-    rc = notify_event_insert(ctx, team_id, event, data, &event_id, err);
+    /* Nobody listens: nothing to keep. */
+    if (rc == 0 && n)
+        rc = notify_event_insert(ctx, team_id, event, data, &event_id, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = notify_delivery_insert(ctx, event_id, hooks[i], team_id, &id, err);
+    free(hooks);
     return rc;
 }
 
