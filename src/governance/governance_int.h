@@ -59,12 +59,6 @@ int gov_move_blocked(const mops_ctx_t *ctx, const registry_version_ref_t *v, con
 int gov_policies_applicable(const mops_ctx_t *ctx, const registry_model_ref_t *m,
                             json_t **policies, char fingerprint[65], mops_err_t *err);
 
-/* Parse and check a policy's source (format "yaml" or "json", NULL to
- * detect) into its normalised document {"name", "team"?, "risk_tier"?,
- * "description", "rules": [{"rule", "name", "stages": [...], ...}]}.
- * Messages name the line (YAML) or the field. */
-int gov_policy_parse(const char *source, const char *format, json_t **doc, mops_err_t *err);
-
 /* YAML text (one document) to JSON: plain scalars become null, booleans,
  * integers and numbers as YAML 1.2's core schema says, the rest strings.
  * *lines (may be NULL) gets a map from each produced value to its 1-based

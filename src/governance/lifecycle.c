@@ -87,14 +87,12 @@ int gov_stage_gateable(const char *stage)
 /* "approved, staging" — the stages reachable from `from`. */
 static void next_stages(const char *from, char *buf, size_t size)
 {
-    size_t o = 0;
-    buf[0] = '\0';
+    mops_buf_t b = MOPS_BUF_INIT;
     for (size_t i = 0; i < NEDGES; i++)
         if (!strcmp(edges[i].from, from))
-            o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%s", o ? ", " : "",
-                                  edges[i].to);
-    if (!o)
-        snprintf(buf, size, "none");
+            mops_buf_printf(&b, "%s%s", b.len ? ", " : "", edges[i].to);
+    snprintf(buf, size, "%s", b.len ? b.data : "none");
+    mops_buf_release(&b);
 }
 
 int governance_lifecycle(const mops_ctx_t *ctx, json_t **out, mops_err_t *err)

@@ -169,7 +169,9 @@ static int rule_check(const json_t *r, size_t index, const gov_yaml_lines_t *lin
     return 0;
 }
 
-/* Check a loaded document and normalise it into *out. */
+/* Check a loaded document and normalise it into *out: {"name", "team"?,
+ * "risk_tier"?, "description", "rules": [{"rule", "name", "stages": [...],
+ * "description", ...}]}. Messages name the line (YAML) or the field. */
 static int policy_check(const loaded_t *l, json_t **out, mops_err_t *err)
 {
     const json_t *d = l->doc;
@@ -200,17 +202,6 @@ static int policy_check(const loaded_t *l, json_t **out, mops_err_t *err)
         json_object_set_new(doc, "risk_tier", json_string(tier));
     *out = doc;
     return 0;
-}
-
-int gov_policy_parse(const char *source, const char *format, json_t **doc, mops_err_t *err)
-{
-    loaded_t l;
-    int rc = policy_load(source, format, &l, err);
-    if (rc == 0) {
-        rc = policy_check(&l, doc, err);
-        loaded_release(&l);
-    }
-    return rc;
 }
 
 /* ------------------------------------------------------------ storage */

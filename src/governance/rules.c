@@ -45,16 +45,23 @@ static int unavailable(gov_result_t *res, const char *module, const char *what)
     return 0;
 }
 
+/* b's text into buf (size bytes), cut with "..." when longer; releases b. */
+static void buf_out(mops_buf_t *b, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", b->data ? b->data : "");
+    if (b->len >= size && size > 4)
+        memcpy(buf + size - 4, "...", 4);
+    mops_buf_release(b);
+}
+
 /* "risk-officer or admin" from a JSON array of names. */
 static void names_text(const json_t *a, const char *sep, char *buf, size_t size)
 {
-    size_t o = 0, i;
+    mops_buf_t b = MOPS_BUF_INIT;
+    size_t i;
     json_t *v;
-    buf[0] = '\0';
-    json_array_foreach(a, i, v) o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%s",
-                                                      i ? sep : "", json_string_value(v));
-    if (o >= size && size > 4)
-        memcpy(buf + size - 4, "...", 4);
+    json_array_foreach(a, i, v) mops_buf_printf(&b, "%s%s", i ? sep : "", json_string_value(v));
+    buf_out(&b, buf, size);
 }
 
 static int array_has(const json_t *a, const char *s)
@@ -157,13 +164,14 @@ static int approvals_eval(gov_eval_t *ev, const json_t *rule, gov_result_t *res,
         else
             json_array_append_new(counted, json_string(user));
     }
-    char who[160], need_roles[160], skipped[200] = "";
+    char who[160], need_roles[160], skipped[200];
     names_text(counted, ", ", who, sizeof who);
     names_text(roles, " or ", need_roles, sizeof need_roles);
-    size_t o = 0;
-    json_array_foreach(not_counted, i, a) o += (size_t)snprintf(
-        skipped + o, o < sizeof skipped ? sizeof skipped - o : 0, "%s%s: %s",
-        o ? "; " : "; not counted: ", mops_json_str(a, "user", ""), mops_json_str(a, "why", ""));
+    mops_buf_t b = MOPS_BUF_INIT;
+    json_array_foreach(not_counted, i, a) mops_buf_printf(
+        &b, "%s%s: %s", i ? "; " : "; not counted: ", mops_json_str(a, "user", ""),
+        mops_json_str(a, "why", ""));
+    buf_out(&b, skipped, sizeof skipped);
     size_t have = json_array_size(counted);
     if ((json_int_t)have >= need)
         result_set(res, GOV_PASS, "%zu of %lld approvals from %s: %s", have, (long long)need,
@@ -730,23 +738,24 @@ static void fail_text(const json_t *failed, char *buf, size_t size)
 {
     size_t n = json_array_size(failed);
     for (int full = 1; full >= 0; full--) {
-        size_t o = (size_t)snprintf(buf, size, "%zu rule%s fail%s: ", n, n == 1 ? "" : "s",
-                                    n == 1 ? "s" : "");
+        mops_buf_t b = MOPS_BUF_INIT;
+        mops_buf_printf(&b, "%zu rule%s fail%s: ", n, n == 1 ? "" : "s", n == 1 ? "s" : "");
         size_t i;
         json_t *f;
         json_array_foreach(failed, i, f) {
             if (full)
-                o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s[%s] %s",
-                                      i ? "; " : "", mops_json_str(f, "rule", ""),
-                                      mops_json_str(f, "message", ""));
+                mops_buf_printf(&b, "%s[%s] %s", i ? "; " : "", mops_json_str(f, "rule", ""),
+                                mops_json_str(f, "message", ""));
             else
-                o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s[%s]", i ? ", " : "",
-                                      mops_json_str(f, "rule", ""));
+                mops_buf_printf(&b, "%s[%s]", i ? ", " : "", mops_json_str(f, "rule", ""));
         }
-        if (!full && o < size)
-            o += (size_t)snprintf(buf + o, size - o, " (mops policy check shows why)");
-        if (o < size)
+        if (!full)
+            mops_buf_puts(&b, " (mops policy check shows why)");
+        if (b.len < size || !full) {
+            buf_out(&b, buf, size);
             return;
+        }
+        mops_buf_release(&b);
     }
 }
 
