@@ -113,6 +113,19 @@ typedef enum auth_perm {
     AUTH_DEPLOYMENT_INFER,
     AUTH_JOB_READ,
     AUTH_JOB_RUN,
+    AUTH_REVIEW_REQUEST,
+    AUTH_REVIEW_DECIDE,
+    AUTH_STAGE_STAGING,
+    AUTH_STAGE_PRODUCTION,
+    AUTH_VERSION_RETIRE,
+    AUTH_VALIDATION_RUN,
+    AUTH_CARD_WRITE,
+    AUTH_POLICY_READ,
+    AUTH_POLICY_WRITE,
+    AUTH_POLICY_GLOBAL,
+    AUTH_REPORT_READ,
+    AUTH_WEBHOOK_READ,
+    AUTH_WEBHOOK_MANAGE,
     AUTH_PERM_COUNT
 } auth_perm_t;
 
@@ -120,6 +133,9 @@ typedef enum auth_perm {
  * team)? 0, or MOPS_EFORBIDDEN naming the permission, the team and the roles
  * that would allow it. A NULL principal is the server itself: allowed. */
 int auth_require(const mops_ctx_t *ctx, auth_perm_t perm, int64_t team_id, mops_err_t *err);
+
+/* The permission's name as the matrix spells it ("review.decide"). */
+const char *auth_perm_name(auth_perm_t perm);
 
 /* Same check without a message. */
 int auth_can(const auth_principal_t *who, auth_perm_t perm, int64_t team_id);

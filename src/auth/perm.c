@@ -94,7 +94,39 @@ static const struct {
                        SCOPE_TEAM, R_ADMIN | R_DS | R_MLE | R_RISK},
     [AUTH_JOB_RUN] = {"job.run", "submit and cancel batch scoring jobs", SCOPE_TEAM,
                       R_ADMIN | R_DS | R_MLE},
+    [AUTH_REVIEW_REQUEST] = {"review.request", "request, withdraw or reopen a version's review",
+                             SCOPE_TEAM, R_ADMIN | R_DS | R_MLE},
+    [AUTH_REVIEW_DECIDE] = {"review.decide", "approve or reject a version (never one's own)",
+                            SCOPE_TEAM, R_ADMIN | R_RISK},
+    [AUTH_STAGE_STAGING] = {"stage.staging", "move an approved version into or out of staging",
+                            SCOPE_TEAM, R_ADMIN | R_MLE},
+    [AUTH_STAGE_PRODUCTION] = {"stage.production",
+                               "move a version into production, deprecate or reinstate it",
+                               SCOPE_TEAM, R_ADMIN | R_MLE},
+    [AUTH_VERSION_RETIRE] = {"version.retire", "retire a deprecated version", SCOPE_TEAM,
+                             R_ADMIN | R_MLE},
+    [AUTH_VALIDATION_RUN] = {"validation.run", "validate a version on a holdout file",
+                             SCOPE_TEAM, R_ADMIN | R_DS | R_MLE | R_RISK},
+    [AUTH_CARD_WRITE] = {"card.write", "write a version's model card", SCOPE_TEAM,
+                         R_ADMIN | R_DS | R_MLE},
+    [AUTH_POLICY_READ] = {"policy.read", "see the team's policies (org-wide ones: anyone)",
+                          SCOPE_TEAM, AUTH_ROLES_ALL},
+    [AUTH_POLICY_WRITE] = {"policy.write", "create, change and archive a team's policies",
+                           SCOPE_TEAM, R_ADMIN | R_RISK},
+    [AUTH_POLICY_GLOBAL] = {"policy.global", "create, change and archive org-wide policies",
+                            SCOPE_ADMIN, 0},
+    [AUTH_REPORT_READ] = {"report.read", "read compliance reports", SCOPE_TEAM,
+                          R_ADMIN | R_RISK},
+    [AUTH_WEBHOOK_READ] = {"webhook.read", "see the team's webhooks and their delivery log",
+                           SCOPE_TEAM, R_ADMIN | R_MLE | R_RISK},
+    [AUTH_WEBHOOK_MANAGE] = {"webhook.manage", "create, change and delete the team's webhooks",
+                             SCOPE_TEAM, R_ADMIN},
 };
+
+const char *auth_perm_name(auth_perm_t perm)
+{
+    return (unsigned)perm < AUTH_PERM_COUNT ? perm_table[perm].name : "?";
+}
 
 unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id)
 {

@@ -29,6 +29,8 @@ typedef struct http_resp {
     size_t body_len;
     int fd;                     /* file body when >= 0 (closed by MHD) */
     int64_t fd_size;
+    const char *text;           /* a text body (copied) when not NULL: rendered pages */
+    size_t text_len;
     const char *content_type;   /* default application/json */
     const char *headers[HTTP_MAX_HEADERS][2];
     int nheaders;
@@ -47,6 +49,9 @@ typedef struct http_route {
     int (*stream_begin)(http_req_t *req, mops_err_t *err);
     int (*stream_data)(http_req_t *req, const char *data, size_t n, mops_err_t *err);
     void (*stream_abort)(http_req_t *req);
+    /* HTTP_BODY_STREAM only: the content type the body must have (NULL:
+     * application/octet-stream). */
+    const char *stream_type;
 } http_route_t;
 
 struct http_req {
@@ -135,5 +140,7 @@ extern const http_route_t http_routes_infer[];
 
 /* Is r one of http_routes_infer? */
 int http_route_is_infer(const http_route_t *r);
+extern const http_route_t http_routes_governance[];
+extern const http_route_t http_routes_notify[];
 
 #endif

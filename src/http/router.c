@@ -22,6 +22,8 @@ static const http_route_t *const tables[] = {
     http_routes_registry,
     http_routes_audit,
     http_routes_serve,
+    http_routes_governance,
+    http_routes_notify,
 };
 
 int http_route_is_infer(const http_route_t *r)

@@ -108,7 +108,7 @@ static int version_ready(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     return model_ready_as(req, resp, VERSION, err);
 }
 
-#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL}
+#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
 #define MODEL "/v2/models/:name"
 #define MODEL_VERSION "/v2/models/:name/versions/:version"
 
@@ -117,12 +117,12 @@ const http_route_t http_routes_infer[] = {
     ROUTE("POST", MODEL_VERSION "/infer", "deployment.infer", HTTP_BODY_JSON, infer_version),
     ROUTE("POST", "/api/v1/deployments/:name/predict", "deployment.predict", HTTP_BODY_JSON,
           predict),
-    {"GET", "/v2/health/live", "oip.live", HTTP_BODY_NONE, 1, live, NULL, NULL, NULL},
-    {"GET", "/v2/health/ready", "oip.ready", HTTP_BODY_NONE, 1, ready, NULL, NULL, NULL},
+    {"GET", "/v2/health/live", "oip.live", HTTP_BODY_NONE, 1, live, NULL, NULL, NULL, NULL},
+    {"GET", "/v2/health/ready", "oip.ready", HTTP_BODY_NONE, 1, ready, NULL, NULL, NULL, NULL},
     ROUTE("GET", "/v2", "oip.server", HTTP_BODY_NONE, server_meta),
     ROUTE("GET", MODEL, "oip.model", HTTP_BODY_NONE, model_meta),
     ROUTE("GET", MODEL_VERSION, "oip.model", HTTP_BODY_NONE, version_meta),
     ROUTE("GET", MODEL "/ready", "oip.model.ready", HTTP_BODY_NONE, model_ready),
     ROUTE("GET", MODEL_VERSION "/ready", "oip.model.ready", HTTP_BODY_NONE, version_ready),
-    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -188,7 +188,7 @@ static int input_finish(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     return rc;
 }
 
-#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL}
+#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
 #define DEPLOYMENT "/api/v1/deployments/:name"
 
 const http_route_t http_routes_serve[] = {
@@ -201,11 +201,11 @@ const http_route_t http_routes_serve[] = {
     ROUTE("GET", DEPLOYMENT "/history", "deployment.history", HTTP_BODY_NONE, deploy_history),
     ROUTE("GET", DEPLOYMENT "/stats", "deployment.stats", HTTP_BODY_NONE, deploy_stats),
     {"POST", "/api/v1/jobs/inputs/:team", "job.input.upload", HTTP_BODY_STREAM, 0, input_finish,
-     input_begin, input_data, input_abort},
+     input_begin, input_data, input_abort, NULL},
     ROUTE("POST", "/api/v1/jobs", "job.submit", HTTP_BODY_JSON, job_submit),
     ROUTE("GET", "/api/v1/jobs", "job.list", HTTP_BODY_NONE, job_list),
     ROUTE("GET", "/api/v1/jobs/:id", "job.get", HTTP_BODY_NONE, job_get),
     ROUTE("POST", "/api/v1/jobs/:id/cancel", "job.cancel", HTTP_BODY_NONE, job_cancel),
     ROUTE("GET", "/api/v1/jobs/:id/result", "job.result", HTTP_BODY_NONE, job_result),
-    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

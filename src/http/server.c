@@ -60,6 +60,10 @@ static enum MHD_Result queue(http_req_t *req, http_resp_t *resp)
         r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
         len = (int64_t)resp->body_len;
         resp->body = NULL; /* MHD frees it */
+    } else if (resp->text) {
+        r = MHD_create_response_from_buffer(resp->text_len, (void *)resp->text,
+                                            MHD_RESPMEM_MUST_COPY);
+        len = (int64_t)resp->text_len;
     } else {
         char *body = resp->json ? json_dumps(resp->json, JSON_COMPACT) : NULL;
         size_t n = body ? strlen(body) : 0;
@@ -230,9 +234,9 @@ static int on_headers(http_req_t *req, mops_err_t *err)
     if (r->body == HTTP_BODY_JSON && has_body && !content_type_is(ct, "application/json"))
         return mops_err_set(err, MOPS_EMEDIA, "Content-Type must be application/json, not %.60s",
                             ct ? ct : "missing");
-    if (r->body == HTTP_BODY_STREAM && !content_type_is(ct, "application/octet-stream"))
-        return mops_err_set(err, MOPS_EMEDIA,
-                            "Content-Type must be application/octet-stream, not %.60s",
+    const char *stream_type = r->stream_type ? r->stream_type : "application/octet-stream";
+    if (r->body == HTTP_BODY_STREAM && !content_type_is(ct, stream_type))
+        return mops_err_set(err, MOPS_EMEDIA, "Content-Type must be %s, not %.60s", stream_type,
                             ct ? ct : "missing");
     if (r->body == HTTP_BODY_STREAM) {
         if (!req_db(req, err))

@@ -27,7 +27,7 @@ static serve_model_t *cache_models;
 
 void serve__model_label(const serve_model_t *m, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s/%s@%lld", m->ref.team, m->ref.model, (long long)m->ref.number);
+    snprintf(buf, size, "%s/%s@%lld", m->ref.m.team, m->ref.m.model, (long long)m->ref.number);
 }
 
 static int labels_numeric(const runtime_model_info_t *in)
@@ -54,12 +54,12 @@ static int executable(const char *format)
 static int load(const mops_ctx_t *ctx, int64_t version_id, serve_model_t **out, mops_err_t *err)
 {
     serve_model_t *m = mops_xcalloc(1, sizeof *m);
-    int rc = registry_version_lookup_id(ctx, version_id, &m->ref, err);
+    int rc = registry_version_ref_by_id(ctx, version_id, &m->ref, err);
     if (rc == 0 && !executable(m->ref.format))
         rc = mops_err_set(err, MOPS_EINVAL,
                           "version %s/%s@%lld has format %s, which mops does not serve "
                           "(xgboost-json and sklearn-json do)",
-                          m->ref.team, m->ref.model, (long long)m->ref.number, m->ref.format);
+                          m->ref.m.team, m->ref.m.model, (long long)m->ref.number, m->ref.format);
     int fd = -1;
     if (rc == 0)
         rc = store_blob_open(ctx->env->artifact_dir, m->ref.sha256, m->ref.size, &fd, err);
@@ -75,7 +75,7 @@ static int load(const mops_ctx_t *ctx, int64_t version_id, serve_model_t **out, 
             rc = runtime_model_load_buffer(map, (size_t)m->ref.size, m->ref.format, &m->rt, err);
             munmap(map, (size_t)m->ref.size);
             if (rc != 0)
-                mops_err_wrap(err, "cannot load %s/%s@%lld", m->ref.team, m->ref.model,
+                mops_err_wrap(err, "cannot load %s/%s@%lld", m->ref.m.team, m->ref.m.model,
                               (long long)m->ref.number);
         }
     }

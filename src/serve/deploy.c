@@ -172,7 +172,7 @@ static int target_resolve(const mops_ctx_t *ctx, const char *team, const json_t 
     if ((rc = mops_name_check("model", model, err)) != 0)
         return rc;
     registry_version_ref_t r;
-    if ((rc = registry_version_lookup(ctx, team, model, ref, AUTH_MODEL_READ, &r, err)) != 0)
+    if ((rc = registry_version_resolve(ctx, team, model, ref, AUTH_MODEL_READ, &r, err)) != 0)
         return rc;
     if (r.archived)
         return mops_err_set(err, MOPS_EPRECOND, "%s: version %s/%s@%lld is archived", what, team,
@@ -183,7 +183,7 @@ static int target_resolve(const mops_ctx_t *ctx, const char *team, const json_t 
                             "as a %s",
                             what, team, model, (long long)r.number, r.stage,
                             serve_role_name(role));
-    *out = json_pack("{s:s, s:I, s:I}", "model", r.model, "version", (json_int_t)r.number,
+    *out = json_pack("{s:s, s:I, s:I}", "model", r.m.model, "version", (json_int_t)r.number,
                      "version_id", (json_int_t)r.version_id);
     if (role == SERVE_ROLE_CANARY) {
         json_int_t w = json_integer_value(json_object_get(t, "weight"));
@@ -722,7 +722,7 @@ int serve_deployment_rollback(const mops_ctx_t *ctx, const char *name, const jso
         json_array_foreach(one ? one : list, k, t) {
             registry_version_ref_t r;
             if (rc == 0 &&
-                (rc = registry_version_lookup_id(
+                (rc = registry_version_ref_by_id(
                      ctx, json_integer_value(json_object_get(t, "version_id")), &r, err)) == 0) {
                 serve_role_t role = i == 0 ? SERVE_ROLE_PRIMARY
                                     : i == 1 ? SERVE_ROLE_CANARY
@@ -731,7 +731,7 @@ int serve_deployment_rollback(const mops_ctx_t *ctx, const char *name, const jso
                     rc = mops_err_set(err, MOPS_EPRECOND,
                                       "cannot roll back to revision %lld: version %s/%s@%lld is "
                                       "%s%s",
-                                      (long long)to, r.team, r.model, (long long)r.number,
+                                      (long long)to, r.m.team, r.m.model, (long long)r.number,
                                       r.archived ? "archived" : "in stage ",
                                       r.archived ? "" : r.stage);
             }

@@ -141,8 +141,8 @@ static serve_target_t *target_named(serve_config_t *c, const char *version)
         return NULL;
     for (size_t i = 0; i < c->ntargets; i++) {
         const serve_model_t *m = c->targets[i].model;
-        if (m->ref.number == n && (!at || (strlen(m->ref.model) == (size_t)(at - version) &&
-                                           !strncmp(m->ref.model, version, (size_t)(at - version)))))
+        if (m->ref.number == n && (!at || (strlen(m->ref.m.model) == (size_t)(at - version) &&
+                                           !strncmp(m->ref.m.model, version, (size_t)(at - version)))))
             return &c->targets[i];
     }
     return NULL;
@@ -268,7 +268,7 @@ static int direct_resolve(const mops_ctx_t *ctx, const char *name, const char *v
                                 name, teams[0], teams[1], n > 2 ? ", ..." : "", teams[0], name);
         snprintf(team, sizeof team, "%s", teams[0]);
     }
-    int rc = registry_version_lookup(ctx, team, model, version ? version : "latest",
+    int rc = registry_version_resolve(ctx, team, model, version ? version : "latest",
                                      AUTH_MODEL_READ, ref, err);
     if (rc == MOPS_ENOTFOUND && !colon && !version)
         return no_such(name, err);
@@ -304,7 +304,7 @@ static int direct_find(const mops_ctx_t *ctx, const char *name, const char *vers
         snprintf(e.key, sizeof e.key, "%s", key);
         e.until_ms = now + DIRECT_TTL_MS;
         e.version_id = ref.version_id;
-        e.team_id = ref.team_id;
+        e.team_id = ref.m.team_id;
         snprintf(e.stage, sizeof e.stage, "%s", ref.stage);
         e.archived = ref.archived;
         pthread_mutex_lock(&direct_lock);
@@ -420,7 +420,7 @@ static void jw_answered_by(mops_buf_t *b, const served_t *s)
     const serve_model_t *m = s->model;
     mops_buf_puts(b, "{\"model\":");
     char label[2 * MOPS_NAME_MAX + 2];
-    snprintf(label, sizeof label, "%s/%s", m->ref.team, m->ref.model);
+    snprintf(label, sizeof label, "%s/%s", m->ref.m.team, m->ref.m.model);
     jw_str(b, label);
     mops_buf_printf(b, ",\"version\":%lld", (long long)m->ref.number);
     if (s->cfg) {
@@ -483,7 +483,7 @@ static void records_answer(mops_buf_t *b, const served_t *s, const char *request
     mops_buf_puts(b, "{\"deployment\":");
     jw_str(b, s->cfg->name);
     char label[2 * MOPS_NAME_MAX + 2];
-    snprintf(label, sizeof label, "%s/%s", m->ref.team, m->ref.model);
+    snprintf(label, sizeof label, "%s/%s", m->ref.m.team, m->ref.m.model);
     mops_buf_puts(b, ",\"model\":");
     jw_str(b, label);
     mops_buf_printf(b, ",\"version\":%lld,\"revision\":%lld,\"role\":\"%s\",\"request_id\":",
@@ -542,7 +542,7 @@ static void account(const mops_ctx_t *ctx, const served_t *s, const serve_call_t
     memcpy(r->inputs, rows->x, out->n * F * sizeof(double));
     memcpy(r->outputs, out->values, out->n * out->width * sizeof(double));
     snprintf(r->request_id, sizeof r->request_id, "%s", ctx->request_id ? ctx->request_id : "");
-    r->team_id = m->ref.team_id;
+    r->team_id = m->ref.m.team_id;
     r->version_id = m->version_id;
     r->role = s->target ? s->target->role : SERVE_ROLE_DIRECT;
     if (s->cfg) {

@@ -352,7 +352,7 @@ int serve_job_submit(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mo
         rc = serve__deployment_primary(ctx, deployment, AUTH_JOB_RUN, &dep_id, &team_id,
                                        &version_id, err);
         if (rc == 0)
-            rc = registry_version_lookup_id(ctx, version_id, &ref, err);
+            rc = registry_version_ref_by_id(ctx, version_id, &ref, err);
     } else if (team && model) {
         json_t *v = json_object_get(spec, "version");
         char vref[80] = "latest";
@@ -364,10 +364,10 @@ int serve_job_submit(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mo
             return mops_err_set(err, MOPS_EINVAL,
                                 "field \"version\" must be a version number, an alias or "
                                 "\"latest\"");
-        if ((rc = registry_version_lookup(ctx, team, model, vref, AUTH_MODEL_READ, &ref, err)) ==
+        if ((rc = registry_version_resolve(ctx, team, model, vref, AUTH_MODEL_READ, &ref, err)) ==
                 0 &&
-            (rc = auth_require(ctx, AUTH_JOB_RUN, ref.team_id, err)) == 0) {
-            team_id = ref.team_id;
+            (rc = auth_require(ctx, AUTH_JOB_RUN, ref.m.team_id, err)) == 0) {
+            team_id = ref.m.team_id;
             version_id = ref.version_id;
         }
     } else if (json_is_object(spec)) {
@@ -383,10 +383,10 @@ int serve_job_submit(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mo
                             "give a deployment, or a team, model and version, not both");
     if (strcmp(ref.format, "xgboost-json") && strcmp(ref.format, "sklearn-json"))
         return mops_err_set(err, MOPS_EINVAL, "version %s/%s@%lld has format %s, which mops does "
-                            "not serve", ref.team, ref.model, (long long)ref.number, ref.format);
+                            "not serve", ref.m.team, ref.m.model, (long long)ref.number, ref.format);
     if (ref.archived || !serve_stage_allows(ref.stage, SERVE_ROLE_BATCH))
-        return mops_err_set(err, MOPS_EPRECOND, "version %s/%s@%lld is %s%s", ref.team,
-                            ref.model, (long long)ref.number,
+        return mops_err_set(err, MOPS_EPRECOND, "version %s/%s@%lld is %s%s", ref.m.team,
+                            ref.m.model, (long long)ref.number,
                             ref.archived ? "archived" : "in stage ", ref.archived ? "" : ref.stage);
     json_t *keep = json_object_get(spec, "keep");
     if (json_array_size(keep) > 64)
@@ -399,7 +399,7 @@ int serve_job_submit(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mo
     }
     char sha[STORE_BLOB_SHA_HEX];
     int64_t size = 0;
-    if ((rc = job_input_resolve(ctx, team_id, ref.team, json_object_get(spec, "input"), sha,
+    if ((rc = job_input_resolve(ctx, team_id, ref.m.team, json_object_get(spec, "input"), sha,
                                 &size, err)) != 0)
         return rc;
     /* The kind of model decides the default outputs: classifiers get a

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/http.h"
+#include "notify/notify.h"
 #include "registry/registry.h"
 #include "serve/serve.h"
 #include "store/store.h"
@@ -131,6 +132,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     so.shadow_workers = cfg->shadow_workers;
     so.job_threads = cfg->job_threads;
     so.version = MOPS_VERSION;
+    notify_t *notify = NULL;
     if ((rc = store_open(cfg->db, &st, err)) != 0 || (rc = store_migrate(st, &applied, err)) != 0 ||
         (rc = registry_artifacts_init(&env, err)) != 0 ||
         (rc = bootstrap(st, &env, err)) != 0 ||
@@ -154,7 +156,9 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     http_config_t hc = {.host = host, .port = port, .threads = cfg->threads,
                         .max_body = cfg->max_body, .max_upload = cfg->max_upload,
                         .access_log_fd = log_fd, .store = st, .env = &env};
-    if ((rc = http_server_start(&hc, &http, err)) != 0)
+    /* The webhook delivery thread inherits the blocked stop signals. */
+    if ((rc = notify_start(st, &env, &notify, err)) != 0 ||
+        (rc = http_server_start(&hc, &http, err)) != 0)
         goto out;
     int bound = http_server_port(http);
     int v6 = strchr(host, ':') != NULL;
@@ -172,6 +176,7 @@ out:
     if (serving)
         serve_stop();
     auth_cache_flush();
+    notify_stop(notify);
     store_close(st);
     if (log_fd > 2)
         close(log_fd);

@@ -21,6 +21,13 @@ import runtime_common
 q = lambda s: urllib.parse.quote(s, safe="")  # noqa: E731
 M = "/api/v1/models/fraud/churn"
 MODEL_PATH = "/api/v1/models/:team/:model"
+VP = MODEL_PATH + "/versions/:version"
+CARD_FIELDS = ["intended_use", "out_of_scope_uses", "training_data", "evaluation",
+               "limitations", "ethical_considerations", "owner", "business_kpi"]
+POLICY = "name: %s\nteam: %s\nrules:\n  - rule: freshness\n    max_age_days: 30\n"
+XGB_MODEL = mopstest.read(os.path.join(mopstest.SRC, "..", "tests", "fuzz", "corpus", "xgboost",
+                                       "binary_logistic.json"))
+HOLDOUT = b"a,b,c,d,y\n1,2,3,4,1\n0,0,0,0,0\n"
 
 # Every JSON-body endpoint: where to send it, a body it accepts, the type of
 # each field it knows and which are required. Each bad body below differs
@@ -93,7 +100,42 @@ JSON_ROUTES = {
                          "outputs": ["value"], "keep": ["a"]},
         {"team": STR, "model": STR, "deployment": STR, "input": OBJ, "outputs": STRS,
          "keep": STRS}, ["input"]),
+    # Governance: each move has a version of its own (see World).
+    ("POST", VP + "/transitions"): (
+        M + "/versions/6/transitions", {"to": "in_review", "reason": "look"},
+        {"to": STR, "reason": STR, "replacement": INT, "deprecate_others": BOOL},
+        ["to", "reason"]),
+    ("POST", VP + "/reviews"): (M + "/versions/3/reviews", {"comment": "please"},
+                                {"comment": STR}, []),
+    ("POST", VP + "/approvals"): (M + "/versions/4/approvals", {"comment": "fine"},
+                                  {"comment": STR}, []),
+    ("POST", VP + "/rejections"): (M + "/versions/5/rejections", {"comment": "no"},
+                                   {"comment": STR}, ["comment"]),
+    ("PUT", VP + "/card"): (
+        M + "/versions/1/card", {k: "text" for k in CARD_FIELDS}, {k: STR for k in CARD_FIELDS},
+        []),
+    ("POST", "/api/v1/policies"): (
+        "/api/v1/policies", {"source": POLICY % ("fresh", "fraud"), "format": "yaml"},
+        {"source": STR, "format": STR}, ["source"]),
+    ("PUT", "/api/v1/policies/:scope/:name"): (
+        "/api/v1/policies/fraud/base", {"source": POLICY % ("base", "fraud"), "format": "yaml"},
+        {"source": STR, "format": STR}, ["source"]),
+    ("POST", "/api/v1/teams/:team/webhooks"): (
+        "/api/v1/teams/fraud/webhooks",
+        {"name": "h-new", "url": "http://127.0.0.1:9/x", "events": ["ping"], "secret": "s",
+         "max_attempts": 1, "backoff_ms": 100, "enabled": False},
+        {"name": STR, "url": STR, "events": STRS, "secret": STR, "max_attempts": INT,
+         "backoff_ms": INT, "enabled": BOOL}, ["name", "url"]),
+    ("PATCH", "/api/v1/teams/:team/webhooks/:name"): (
+        "/api/v1/teams/fraud/webhooks/h0",
+        {"url": "http://127.0.0.1:9/y", "events": ["review."], "secret": "t", "max_attempts": 2,
+         "backoff_ms": 200, "enabled": False},
+        {"url": STR, "events": STRS, "secret": STR, "max_attempts": INT, "backoff_ms": INT,
+         "enabled": BOOL}, []),
 }
+
+# Streamed bodies and the content type each takes.
+STREAM_TYPES = {("POST", VP + "/validations"): "text/csv"}
 
 # Values of the wrong type for each expected type.
 WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
@@ -139,6 +181,26 @@ class World:
         while srv.ok("GET", "/api/v1/jobs/%d" % self.job)["status"] != "succeeded":
             assert time.time() < deadline, "the job did not finish"
             time.sleep(0.05)
+        # Governance. Versions 3-6 by alice: 3 and 6 drafts, 4 and 5 in
+        # review; 7 one the runtime executes, validated once; 8 retired. A
+        # policy, a webhook taking pings only.
+        for _ in range(4):
+            srv.version("fraud", "churn", data=os.urandom(16), token=self.alice)
+        for v in (4, 5):
+            srv.ok("POST", M + "/versions/%d/reviews" % v, {}, token=self.alice)
+        exe = srv.ok("POST", M + "/versions", {"artifact_sha256": srv.upload("fraud", "churn",
+                                                                             XGB_MODEL),
+                                               "format": "xgboost-json"})
+        self.validation = srv.ok("POST", M + "/versions/%d/validations?label=y" % exe["version"],
+                                 raw=HOLDOUT, content_type="text/csv")["id"]
+        srv.version("fraud", "churn", data=b"to retire", token=self.alice)
+        srv.ok("POST", M + "/versions/8/reviews", {}, token=self.alice)
+        srv.ok("POST", M + "/versions/8/approvals", {})
+        for to in ("staging", "production", "deprecated", "retired"):
+            srv.ok("POST", M + "/versions/8/transitions", {"to": to, "reason": "setup"})
+        srv.ok("POST", "/api/v1/policies", {"source": POLICY % ("base", "fraud")})
+        srv.ok("POST", "/api/v1/teams/fraud/webhooks", {"name": "h0", "url": "http://127.0.0.1:9/h",
+                                                        "events": ["ping"], "max_attempts": 1})
 
     def targets(self):
         """A request for every route that succeeds as it stands (and, for
@@ -191,6 +253,34 @@ class World:
                                                   None),
             ("GET", "/api/v1/jobs/:id/result"): ("/api/v1/jobs/%d/result" % self.job, None,
                                                  None),
+            ("GET", "/api/v1/governance/lifecycle"): ("/api/v1/governance/lifecycle", None, None),
+            ("GET", "/api/v1/governance/reviews-due"): ("/api/v1/governance/reviews-due", None,
+                                                        None),
+            ("GET", VP + "/transitions"): (M + "/versions/8/transitions", None, None),
+            ("GET", VP + "/reviews"): (M + "/versions/4/reviews", None, None),
+            ("GET", VP + "/policy-check"): (M + "/versions/1/policy-check", None, None),
+            ("POST", VP + "/validations"): (M + "/versions/7/validations?label=y", HOLDOUT,
+                                            "text/csv"),
+            ("GET", VP + "/validations"): (M + "/versions/7/validations", None, None),
+            ("GET", VP + "/validations/:id"): (M + "/versions/7/validations/%d" % self.validation,
+                                               None, None),
+            ("GET", VP + "/card"): (M + "/versions/1/card", None, None),
+            ("GET", VP + "/retirement"): (M + "/versions/8/retirement", None, None),
+            ("GET", MODEL_PATH + "/report"): (M + "/report", None, None),
+            ("GET", "/api/v1/reports/inventory"): ("/api/v1/reports/inventory", None, None),
+            ("GET", "/api/v1/policies"): ("/api/v1/policies", None, None),
+            ("GET", "/api/v1/policies/:scope/:name"): ("/api/v1/policies/fraud/base", None, None),
+            ("POST", "/api/v1/policies/:scope/:name/archive"): (
+                "/api/v1/policies/fraud/base/archive", None, None),
+            ("GET", "/api/v1/teams/:team/webhooks"): ("/api/v1/teams/fraud/webhooks", None, None),
+            ("GET", "/api/v1/teams/:team/webhooks/:name"): ("/api/v1/teams/fraud/webhooks/h0",
+                                                            None, None),
+            ("DELETE", "/api/v1/teams/:team/webhooks/:name"): (
+                "/api/v1/teams/fraud/webhooks/h0", None, None),
+            ("POST", "/api/v1/teams/:team/webhooks/:name/ping"): (
+                "/api/v1/teams/fraud/webhooks/h0/ping", None, None),
+            ("GET", "/api/v1/teams/:team/deliveries"): ("/api/v1/teams/fraud/deliveries", None,
+                                                        None),
         }
         for key, (path, body, _, _) in JSON_ROUTES.items():
             t[key] = (path, self.valid(key), "application/json")
@@ -339,9 +429,11 @@ class BadInput(mopstest.TestCase):
                                           content_type=ct, chunked=chunked, token=srv.admin)
                         self.refused(got, 415, "application/json", code="unsupported_media_type")
             elif r["body"] == "STREAM":
-                for ct in (None, "application/json", "text/plain", "multipart/form-data"):
+                want = STREAM_TYPES.get(key, "application/octet-stream")
+                for ct in (None, "application/json", "text/plain", "multipart/form-data",
+                           "text/csv" if want != "text/csv" else "application/octet-stream"):
                     self.refused(srv.request(key[0], path, body=body, content_type=ct,
-                                             token=srv.admin), 415, "application/octet-stream")
+                                             token=srv.admin), 415, want)
             else:
                 # a body where none belongs is refused, not ignored: the
                 # request would otherwise have acted
@@ -573,12 +665,14 @@ class BadInput(mopstest.TestCase):
             token = None if r["public"] else srv.admin
             for query, says in (("bogus=1", '"bogus"'), ("bogus", '"bogus"'),
                                 ("Limit=5", '"Limit"'), ("a%62c=1", '"abc"')):
-                got = srv.request(key[0], path + "?" + query, body=json.dumps(body).encode()
+                got = srv.request(key[0], path + ("&" if "?" in path else "?") + query,
+                                  body=json.dumps(body).encode()
                                   if isinstance(body, dict) else body, content_type=ctype,
                                   token=token)
                 self.refused(got, 400, "unknown query parameter", says)
         lists = {"/api/v1/models": True, M + "/versions": True, "/api/v1/audit": False,
                  "/api/v1/deployments": False, "/api/v1/jobs": False, D + "/history": False}
+                 "/api/v1/teams/fraud/deliveries": False}
         for path, has_archived in lists.items():
             bad = [("limit=0", "limit"), ("limit=abc", "limit"), ("limit=-1", "limit"),
                    ("limit=1001", "limit"), ("limit=", "limit"), ("limit", "limit"),

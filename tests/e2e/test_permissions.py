@@ -115,9 +115,50 @@ class World:
     def submit(self):
         return self.srv.ok("POST", "/api/v1/jobs", {"team": "alpha", "model": "sm", "version": 1,
                                                     "input": {"upload": self.csv_sha}})["id"]
+        # Governance: a version the runtime executes, validated once; a
+        # retired version; a policy of alpha and an org-wide one (freshness
+        # rules only: they gate nothing); a webhook that takes pings only.
+        self.tokens = {a.name: a.token for a in self.actors}
+        exe = srv.ok("POST", A + "/versions", {
+            "artifact_sha256": srv.upload("alpha", "m", XGB_MODEL), "format": "xgboost-json"})
+        self.exe = A + "/versions/%d" % exe["version"]
+        self.validation = srv.ok("POST", self.exe + "/validations?label=y", raw=HOLDOUT,
+                                 content_type="text/csv")["id"]
+        self.retired = self.fresh_version("deprecated")
+        srv.ok("POST", self.retired + "/transitions", {"to": "retired", "reason": "done"})
+        srv.ok("POST", "/api/v1/policies", {"source": policy_source("base", "alpha")})
+        srv.ok("POST", "/api/v1/policies", {"source": policy_source("org", None)})
+        srv.ok("POST", "/api/v1/teams/alpha/webhooks", {"name": "h0", "url": DEAD_URL,
+                                                        "events": ["ping"], "max_attempts": 1})
 
     def fresh(self, prefix):
         return "%s-%d" % (prefix, next(self.n))
+
+    def fresh_version(self, stage):
+        """A new version of alpha/m written by a-data-scientist (who never
+        decides), moved by admin to stage; its path."""
+        srv, ds = self.srv, self.tokens["a-data-scientist"]
+        v = srv.version("alpha", "m", data=self.fresh("bytes").encode(), token=ds)["version"]
+        path = A + "/versions/%d" % v
+        order = ["draft", "in_review", "approved", "staging", "production", "deprecated"]
+        if order.index(stage) >= 1:
+            srv.ok("POST", path + "/reviews", {}, token=ds)
+        if order.index(stage) >= 2:
+            srv.ok("POST", path + "/approvals", {})
+        for to in order[3:order.index(stage) + 1]:
+            srv.ok("POST", path + "/transitions", {"to": to, "reason": "setup"})
+        return path
+
+    def fresh_policy(self, team):
+        name = self.fresh("p")
+        self.srv.ok("POST", "/api/v1/policies", {"source": policy_source(name, team)})
+        return "/api/v1/policies/%s/%s" % (team or "_global", name)
+
+    def fresh_hook(self):
+        name = self.fresh("h")
+        self.srv.ok("POST", "/api/v1/teams/alpha/webhooks", {"name": name, "url": DEAD_URL,
+                                                             "enabled": False})
+        return "/api/v1/teams/alpha/webhooks/" + name
 
     def token_of(self, user):
         return self.srv.ok("POST", "/api/v1/tokens", {"name": "t", "user": user})["id"]
@@ -174,6 +215,18 @@ def cancel_job(w, a):
 
 
 MODEL_PATH = "/api/v1/models/:team/:model"
+VP = MODEL_PATH + "/versions/:version"
+# A small XGBoost model (4 features, no names) and a holdout for it.
+XGB_MODEL = mopstest.read(os.path.join(mopstest.SRC, "..", "tests", "fuzz", "corpus", "xgboost",
+                                       "binary_logistic.json"))
+HOLDOUT = b"a,b,c,d,y\n1,2,3,4,1\n0,0,0,0,0\n-1,0.5,2,-3,1\n"
+DEAD_URL = "http://127.0.0.1:9/nobody"  # refuses connections: deliveries fail at once
+
+
+def policy_source(name, team):
+    return "name: %s\n%srules:\n  - rule: freshness\n    max_age_days: 90\n" % (
+        name, "team: %s\n" % team if team else "")
+
 # Every route of the API, by (method, pattern), with how to exercise it.
 # The test checks this table covers exactly the routes the server declares.
 EXPECT = {
@@ -247,6 +300,89 @@ EXPECT = {
         Case("alias.write", lambda w, a: Req("PUT", A + "/aliases/champion", {"version": 1}))],
     ("DELETE", MODEL_PATH + "/aliases/:alias"): [
         Case("alias.write", delete_alias)],
+    ("GET", "/api/v1/governance/lifecycle"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/governance/lifecycle"))],
+    ("GET", "/api/v1/governance/reviews-due"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/governance/reviews-due"))],
+    ("POST", VP + "/transitions"): [
+        Case("review.request", lambda w, a: Req("POST", w.fresh_version("draft") + "/transitions",
+                                                {"to": "in_review", "reason": "look"})),
+        Case("review.decide", lambda w, a: Req(
+            "POST", w.fresh_version("in_review") + "/transitions",
+            {"to": "rejected", "reason": "no"})),
+        Case("stage.staging", lambda w, a: Req("POST", w.fresh_version("approved") +
+                                               "/transitions", {"to": "staging", "reason": "c"})),
+        Case("stage.production", lambda w, a: Req(
+            "POST", w.fresh_version("staging") + "/transitions",
+            {"to": "production", "reason": "go"})),
+        Case("version.retire", lambda w, a: Req(
+            "POST", w.fresh_version("deprecated") + "/transitions",
+            {"to": "retired", "reason": "old", "replacement": 1}))],
+    ("GET", VP + "/transitions"): [
+        Case("model.read", lambda w, a: Req("GET", w.retired + "/transitions"))],
+    ("POST", VP + "/reviews"): [
+        Case("review.request", lambda w, a: Req("POST", w.fresh_version("draft") + "/reviews",
+                                                {"comment": "please"}))],
+    ("GET", VP + "/reviews"): [Case("model.read", lambda w, a: Req("GET", w.retired + "/reviews"))],
+    ("POST", VP + "/approvals"): [
+        Case("review.decide", lambda w, a: Req("POST", w.fresh_version("in_review") +
+                                               "/approvals", {"comment": "fine"}))],
+    ("POST", VP + "/rejections"): [
+        Case("review.decide", lambda w, a: Req("POST", w.fresh_version("in_review") +
+                                               "/rejections", {"comment": "no"}))],
+    ("GET", VP + "/policy-check"): [
+        Case("model.read", lambda w, a: Req("GET", A + "/versions/1/policy-check"))],
+    ("POST", VP + "/validations"): [
+        Case("validation.run", lambda w, a: Req("POST", w.exe + "/validations?label=y", HOLDOUT,
+                                                "text/csv"))],
+    ("GET", VP + "/validations"): [
+        Case("model.read", lambda w, a: Req("GET", w.exe + "/validations"))],
+    ("GET", VP + "/validations/:id"): [
+        Case("model.read", lambda w, a: Req("GET", w.exe + "/validations/%d" % w.validation))],
+    ("GET", VP + "/card"): [
+        Case("model.read", lambda w, a: Req("GET", A + "/versions/1/card?format=html"))],
+    ("PUT", VP + "/card"): [
+        Case("card.write", lambda w, a: Req("PUT", A + "/versions/1/card",
+                                            {"intended_use": w.fresh("use")}))],
+    ("GET", VP + "/retirement"): [
+        Case("model.read", lambda w, a: Req("GET", w.retired + "/retirement"))],
+    ("GET", MODEL_PATH + "/report"): [Case("report.read", lambda w, a: Req("GET", A + "/report"))],
+    ("GET", "/api/v1/reports/inventory"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/reports/inventory")),
+        Case("report.read", lambda w, a: Req("GET", "/api/v1/reports/inventory?team=alpha"))],
+    ("POST", "/api/v1/policies"): [
+        Case("policy.write", lambda w, a: Req("POST", "/api/v1/policies", {
+            "source": policy_source(w.fresh("p"), "alpha")})),
+        Case("policy.global", lambda w, a: Req("POST", "/api/v1/policies", {
+            "source": policy_source(w.fresh("p"), None)}))],
+    ("GET", "/api/v1/policies"): [Case(None, lambda w, a: Req("GET", "/api/v1/policies"))],
+    ("GET", "/api/v1/policies/:scope/:name"): [
+        Case("policy.read", lambda w, a: Req("GET", "/api/v1/policies/alpha/base")),
+        Case(None, lambda w, a: Req("GET", "/api/v1/policies/_global/org"))],
+    ("PUT", "/api/v1/policies/:scope/:name"): [
+        Case("policy.write", lambda w, a: Req("PUT", "/api/v1/policies/alpha/base", {
+            "source": policy_source("base", "alpha")})),
+        Case("policy.global", lambda w, a: Req("PUT", "/api/v1/policies/_global/org", {
+            "source": policy_source("org", None)}))],
+    ("POST", "/api/v1/policies/:scope/:name/archive"): [
+        Case("policy.write", lambda w, a: Req("POST", w.fresh_policy("alpha") + "/archive")),
+        Case("policy.global", lambda w, a: Req("POST", w.fresh_policy(None) + "/archive"))],
+    ("POST", "/api/v1/teams/:team/webhooks"): [
+        Case("webhook.manage", lambda w, a: Req("POST", "/api/v1/teams/alpha/webhooks", {
+            "name": w.fresh("h"), "url": DEAD_URL, "enabled": False}))],
+    ("GET", "/api/v1/teams/:team/webhooks"): [
+        Case("webhook.read", lambda w, a: Req("GET", "/api/v1/teams/alpha/webhooks"))],
+    ("GET", "/api/v1/teams/:team/webhooks/:name"): [
+        Case("webhook.read", lambda w, a: Req("GET", "/api/v1/teams/alpha/webhooks/h0"))],
+    ("PATCH", "/api/v1/teams/:team/webhooks/:name"): [
+        Case("webhook.manage", lambda w, a: Req("PATCH", "/api/v1/teams/alpha/webhooks/h0",
+                                                {"backoff_ms": 100 + next(w.n)}))],
+    ("DELETE", "/api/v1/teams/:team/webhooks/:name"): [
+        Case("webhook.manage", lambda w, a: Req("DELETE", w.fresh_hook()))],
+    ("POST", "/api/v1/teams/:team/webhooks/:name/ping"): [
+        Case("webhook.manage", lambda w, a: Req("POST", "/api/v1/teams/alpha/webhooks/h0/ping"))],
+    ("GET", "/api/v1/teams/:team/deliveries"): [
+        Case("webhook.read", lambda w, a: Req("GET", "/api/v1/teams/alpha/deliveries"))],
     ("GET", "/api/v1/audit"): [Case(None, lambda w, a: Req("GET", "/api/v1/audit"))],
     ("GET", "/api/v1/audit/verify"): [
         Case("audit.verify", lambda w, a: Req("GET", "/api/v1/audit/verify"))],
@@ -500,10 +636,13 @@ class Permissions(mopstest.TestCase):
                 got = send(srv, req, token=outsider.token)
                 self.assertError(got, 404, "not_found")
                 for ghost in ("zeta", "gamma"):  # no such team; a team without the outsider
-                    fake = Req(req.method, re.sub(r"/alpha(?=/|$)", "/" + ghost, req.path),
+                    fake = Req(req.method, re.sub(r"(?<=/|=)alpha(?=/|&|$)", ghost, req.path),
                                req.body, req.content_type)
                     if isinstance(req.body, dict) and req.body.get("team") == "alpha":
                         fake.body = dict(req.body, team=ghost)
+                    if isinstance(req.body, dict) and "team: alpha" in req.body.get("source", ""):
+                        fake.body = dict(req.body, source=req.body["source"].replace(
+                            "team: alpha", "team: " + ghost))
                     ref = send(srv, fake, token=outsider.token)
                     self.assertEqual(
                         (got[0], mopstest.error_message(got[1]).replace("alpha", ghost)),

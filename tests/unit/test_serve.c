@@ -218,7 +218,7 @@ static void test_deployment_lifecycle(void **state)
     json_decref(out);
     /* which deployments use a version */
     registry_version_ref_t ref;
-    TU_OK(registry_version_lookup(&f->sys, "a", "churn", "1", AUTH_MODEL_READ, &ref, &tu_err_));
+    TU_OK(registry_version_resolve(&f->sys, "a", "churn", "1", AUTH_MODEL_READ, &ref, &tu_err_));
     TU_OK(serve_version_deployments(&f->sys, ref.version_id, &out, &tu_err_));
     assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
     assert_string_equal(json_string_value(json_object_get(
