@@ -6,10 +6,13 @@
 #   bench/run.sh runtime    only the runtime against XGBoost's C predictor
 #   bench/run.sh data       only dataset profiling (wc -l and Python's csv on
 #                           the same file for reference)
+#   bench/run.sh serve      OIP inference against nginx (wrk), the prediction
+#                           log's cost, and the 60 s promote/rollback load test
 #
 # Environment: BENCH_ROWS (100000), BENCH_TREES (500), BENCH_DEPTH (8),
 # BENCH_FEATURES (50), BENCH_REPEATS (5), BENCH_BIG_MB (100),
-# BENCH_DATA_MB (300).
+# BENCH_DATA_MB (300); for serve BENCH_SECONDS (10), BENCH_CONNECTIONS (16),
+# BENCH_SERVE_REPEATS (3), BENCH_LOAD_SECONDS (60).
 set -eu
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -23,13 +26,18 @@ DATA_MB=${BENCH_DATA_MB:-300}
 OUT=build/bench
 what=${1:-all}
 
-runtime_bench() {
-    make -s MODE=release all
+# The runtime benchmark's model and rows (trained once, kept in build/bench).
+bench_model() {
     data="$OUT/runtime-$ROWS-$FEATURES-$TREES-$DEPTH"
     if [ ! -f "$data/model.json" ]; then
         $PY bench/runtime/train_bench.py "$data" --rows "$ROWS" --features "$FEATURES" \
             --trees "$TREES" --depth "$DEPTH"
     fi
+}
+
+runtime_bench() {
+    make -s MODE=release all
+    bench_model
     big="$OUT/big-${BIG_MB}mb.json"
     if [ ! -f "$big" ]; then
         $PY bench/runtime/make_big_model.py "$big" --mb "$BIG_MB"
@@ -63,10 +71,25 @@ data_bench() {
     "$OUT/bench_data" "$csv" "$REPEATS" "$OUT/work"
 }
 
+serve_bench() {
+    make -s MODE=release all
+    bench_model
+    # The load test's second version: another model on the same features.
+    other="$OUT/serve-second"
+    if [ ! -f "$other/model.json" ]; then
+        $PY bench/runtime/train_bench.py "$other" --rows 20000 --features "$FEATURES" \
+            --trees 200 --depth 6 --seed 7
+    fi
+    BENCH_REPEATS=${BENCH_SERVE_REPEATS:-3} $PY bench/serve/serve_bench.py speed \
+        build/release/mops "$data"
+    $PY bench/serve/serve_bench.py load build/release/mops "$data" "$other/model.json"
+}
+
 mkdir -p "$OUT"
 case "$what" in
-all) runtime_bench; data_bench ;;
+all) runtime_bench; serve_bench; data_bench ;;
 runtime) runtime_bench ;;
+serve) serve_bench ;;
 data) data_bench ;;
-*) echo "bench/run.sh: unknown benchmark '$what' (runtime, data)" >&2; exit 2 ;;
+*) echo "bench/run.sh: unknown benchmark '$what' (runtime, serve, data)" >&2; exit 2 ;;
 esac

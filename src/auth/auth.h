@@ -58,14 +58,34 @@ struct auth_principal {
     int64_t token_id;
     size_t nteams;
     auth_membership_t *teams;
+    /* An application token limited to inference on named deployments
+     * (tokens.scope): scoped is 1 and infer_only lists the deployments.
+     * Such a principal holds deployment.infer on those deployments (as far
+     * as its user's roles allow) and nothing else. */
+    int scoped;
+    size_t n_infer_only;
+    const char **infer_only;
 };
 
 /* Resolve a bearer token to its user and memberships. MOPS_EUNAUTH with the
  * reason (unknown, expired, revoked, user disabled) otherwise; when the
  * token was recognised but is unusable, its owner goes into *denial (may
- * be NULL) so the refusal is audited under their name. */
+ * be NULL) so the refusal is audited under their name. A success is also
+ * remembered in the principal cache (below). */
 int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
                       auth_principal_t **out, mops_denial_t *denial, mops_err_t *err);
+
+/* The principal cache: what auth_authenticate found for a token, kept for
+ * AUTH_CACHE_TTL_MS so hot endpoints (inference) authenticate without a
+ * database round trip. This process flushes it whenever a token is revoked,
+ * a user is changed (disabled, admin) or a membership changes; changes made
+ * by another server sharing the database take effect within the TTL.
+ * Lookup returns 1 and a copy of the principal in arena on a fresh hit, 0
+ * otherwise (then call auth_authenticate). Thread-safe. */
+#define AUTH_CACHE_TTL_MS 5000
+int auth_cache_lookup(const char *token, mops_arena_t *arena, auth_principal_t **out);
+/* Forget every cached principal. */
+void auth_cache_flush(void);
 
 /* Roles the principal holds in team_id (0 when none). */
 unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id);
@@ -93,6 +113,24 @@ typedef enum auth_perm {
     AUTH_DATASET_CLASSIFY,
     AUTH_DATASET_DOWNLOAD,
     AUTH_DATASET_DOWNLOAD_PII,
+    AUTH_DEPLOYMENT_READ,
+    AUTH_DEPLOYMENT_WRITE,
+    AUTH_DEPLOYMENT_INFER,
+    AUTH_JOB_READ,
+    AUTH_JOB_RUN,
+    AUTH_REVIEW_REQUEST,
+    AUTH_REVIEW_DECIDE,
+    AUTH_STAGE_STAGING,
+    AUTH_STAGE_PRODUCTION,
+    AUTH_VERSION_RETIRE,
+    AUTH_VALIDATION_RUN,
+    AUTH_CARD_WRITE,
+    AUTH_POLICY_READ,
+    AUTH_POLICY_WRITE,
+    AUTH_POLICY_GLOBAL,
+    AUTH_REPORT_READ,
+    AUTH_WEBHOOK_READ,
+    AUTH_WEBHOOK_MANAGE,
     AUTH_PERM_COUNT
 } auth_perm_t;
 
@@ -101,8 +139,22 @@ typedef enum auth_perm {
  * that would allow it. A NULL principal is the server itself: allowed. */
 int auth_require(const mops_ctx_t *ctx, auth_perm_t perm, int64_t team_id, mops_err_t *err);
 
+/* The permission's name as the matrix spells it ("review.decide"). */
+const char *auth_perm_name(auth_perm_t perm);
+
 /* Same check without a message. */
 int auth_can(const auth_principal_t *who, auth_perm_t perm, int64_t team_id);
+
+/* May ctx->who run inference on deployment (NULL: on a model addressed
+ * directly) of team_id? auth_require of deployment.infer, and for a token
+ * limited to inference, the deployment must be one it names. 0 or
+ * MOPS_EFORBIDDEN. */
+int auth_require_infer(const mops_ctx_t *ctx, int64_t team_id, const char *deployment,
+                       mops_err_t *err);
+
+/* Refuse (MOPS_EFORBIDDEN) a token limited to inference: the HTTP layer
+ * calls it for every endpoint but inference; action names the endpoint. */
+int auth_require_unscoped(const mops_ctx_t *ctx, const char *action, mops_err_t *err);
 
 /* Append to q a parenthesised SQL condition true for rows whose team id
  * column `col` lies in a team where the caller holds perm ("(1=1)" for
@@ -148,7 +200,9 @@ int auth_whoami(const mops_ctx_t *ctx, json_t **out, mops_err_t *err);
 #define AUTH_TOKEN_PREFIX "mops_"
 #define AUTH_TOKEN_LEN 69 /* "mops_" + 64 hex digits */
 
-/* spec: {"name", "user"? (default: caller), "expires_in_days"? | "expires_at"?}.
+/* spec: {"name", "user"? (default: caller), "expires_in_days"? | "expires_at"?,
+ *        "infer_only"?: ["deployment", ...]}. With infer_only the token may
+ * only run inference on those deployments (an application's token).
  * *out holds the token's record and, once only, its secret in "token". */
 int auth_token_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mops_err_t *err);
 /* The caller's tokens, or user's (admins). Never the secret. */

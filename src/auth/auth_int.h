@@ -17,8 +17,15 @@ json_t *auth_time_json(int64_t ms);
 int auth_user_insert(const mops_ctx_t *ctx, const char *name, const char *display,
                      const char *email, int is_admin, int64_t *id, mops_err_t *err);
 
-/* Create a token for user_id; its secret goes to secret (AUTH_TOKEN_LEN+1). */
+/* Create a token for user_id with scope ("" for the user's full rights);
+ * its secret goes to secret (AUTH_TOKEN_LEN+1). */
 int auth_token_insert(const mops_ctx_t *ctx, int64_t user_id, const char *name,
-                      int64_t expires_at, char *secret, int64_t *id, mops_err_t *err);
+                      int64_t expires_at, const char *scope, char *secret, int64_t *id,
+                      mops_err_t *err);
+
+/* Remember principal p for the token whose hash is hash, until until_ms,
+ * if nothing was flushed since generation gen (auth_cache_generation). */
+void auth_cache_put(const char *hash, const auth_principal_t *p, int64_t until_ms, unsigned gen);
+unsigned auth_cache_generation(void);
 
 #endif

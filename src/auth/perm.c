@@ -96,7 +96,51 @@ static const struct {
     [AUTH_DATASET_DOWNLOAD_PII] = {"dataset.download_pii",
                                    "download or sample unmasked a version with PII columns",
                                    SCOPE_TEAM, R_ADMIN | R_DS | R_RISK},
+    [AUTH_DEPLOYMENT_READ] = {"deployment.read", "see deployments, their history and statistics",
+                              SCOPE_TEAM, AUTH_ROLES_ALL},
+    [AUTH_DEPLOYMENT_WRITE] = {"deployment.write",
+                               "create, change, roll back and delete deployments", SCOPE_TEAM,
+                               R_ADMIN | R_MLE},
+    [AUTH_DEPLOYMENT_INFER] = {"deployment.infer",
+                               "run inference on the team's deployments and models", SCOPE_TEAM,
+                               R_ADMIN | R_DS | R_MLE},
+    [AUTH_JOB_READ] = {"job.read", "see batch scoring jobs and download their results",
+                       SCOPE_TEAM, R_ADMIN | R_DS | R_MLE | R_RISK},
+    [AUTH_JOB_RUN] = {"job.run", "submit and cancel batch scoring jobs", SCOPE_TEAM,
+                      R_ADMIN | R_DS | R_MLE},
+    [AUTH_REVIEW_REQUEST] = {"review.request", "request, withdraw or reopen a version's review",
+                             SCOPE_TEAM, R_ADMIN | R_DS | R_MLE},
+    [AUTH_REVIEW_DECIDE] = {"review.decide", "approve or reject a version (never one's own)",
+                            SCOPE_TEAM, R_ADMIN | R_RISK},
+    [AUTH_STAGE_STAGING] = {"stage.staging", "move an approved version into or out of staging",
+                            SCOPE_TEAM, R_ADMIN | R_MLE},
+    [AUTH_STAGE_PRODUCTION] = {"stage.production",
+                               "move a version into production, deprecate or reinstate it",
+                               SCOPE_TEAM, R_ADMIN | R_MLE},
+    [AUTH_VERSION_RETIRE] = {"version.retire", "retire a deprecated version", SCOPE_TEAM,
+                             R_ADMIN | R_MLE},
+    [AUTH_VALIDATION_RUN] = {"validation.run", "validate a version on a holdout file",
+                             SCOPE_TEAM, R_ADMIN | R_DS | R_MLE | R_RISK},
+    [AUTH_CARD_WRITE] = {"card.write", "write a version's model card", SCOPE_TEAM,
+                         R_ADMIN | R_DS | R_MLE},
+    [AUTH_POLICY_READ] = {"policy.read", "see the team's policies (org-wide ones: anyone)",
+                          SCOPE_TEAM, AUTH_ROLES_ALL},
+    [AUTH_POLICY_WRITE] = {"policy.write", "create, change and archive a team's policies",
+                           SCOPE_TEAM, R_ADMIN | R_RISK},
+    [AUTH_POLICY_GLOBAL] = {"policy.global", "create, change and archive org-wide policies",
+                            SCOPE_ADMIN, 0},
+    [AUTH_REPORT_READ] = {"report.read", "read compliance reports", SCOPE_TEAM,
+                          R_ADMIN | R_RISK},
+    [AUTH_WEBHOOK_READ] = {"webhook.read", "see the team's webhooks and their delivery log",
+                           SCOPE_TEAM, R_ADMIN | R_MLE | R_RISK},
+    [AUTH_WEBHOOK_MANAGE] = {"webhook.manage", "create, change and delete the team's webhooks",
+                             SCOPE_TEAM, R_ADMIN},
 };
+
+const char *auth_perm_name(auth_perm_t perm)
+{
+    return (unsigned)perm < AUTH_PERM_COUNT ? perm_table[perm].name : "?";
+}
 
 unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id)
 {
@@ -108,6 +152,9 @@ unsigned auth_roles_in(const auth_principal_t *who, int64_t team_id)
 
 int auth_can(const auth_principal_t *who, auth_perm_t perm, int64_t team_id)
 {
+    /* A token limited to inference holds nothing else, whoever owns it. */
+    if (who && who->scoped && perm != AUTH_DEPLOYMENT_INFER)
+        return 0;
     if (!who || who->is_admin)
         return 1;
     unsigned roles = perm_table[perm].roles;
@@ -142,11 +189,37 @@ static const char *team_name(const auth_principal_t *who, int64_t team_id)
     return NULL;
 }
 
+/* The deployments of a scoped token, for messages. */
+static void scope_text(const auth_principal_t *who, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < who->n_infer_only && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", who->infer_only[i]);
+}
+
+static int scoped_refusal(const mops_ctx_t *ctx, int64_t team_id, const char *what,
+                          mops_err_t *err)
+{
+    char names[200];
+    scope_text(ctx->who, names, sizeof names);
+    mops_ctx_deny(ctx, team_id);
+    return mops_err_set(err, MOPS_EFORBIDDEN,
+                        "this token of %s may only run inference on the deployments %s; it may "
+                        "not %s",
+                        ctx->who->user, names, what);
+}
+
 int auth_require(const mops_ctx_t *ctx, auth_perm_t perm, int64_t team_id, mops_err_t *err)
 {
     const auth_principal_t *who = ctx->who;
     if (auth_can(who, perm, team_id))
         return 0;
+    if (who->scoped && perm != AUTH_DEPLOYMENT_INFER) {
+        char what[160];
+        snprintf(what, sizeof what, "%s (%s)", perm_table[perm].what, perm_table[perm].name);
+        return scoped_refusal(ctx, team_id, what, err);
+    }
     mops_ctx_deny(ctx, team_id);
     char roles[160];
     roles_text(perm_table[perm].roles, roles, sizeof roles);
@@ -172,10 +245,44 @@ int auth_require(const mops_ctx_t *ctx, auth_perm_t perm, int64_t team_id, mops_
     }
 }
 
+int auth_require_infer(const mops_ctx_t *ctx, int64_t team_id, const char *deployment,
+                       mops_err_t *err)
+{
+    const auth_principal_t *who = ctx->who;
+    if (who && who->scoped) {
+        size_t i = 0;
+        while (deployment && i < who->n_infer_only && strcmp(who->infer_only[i], deployment))
+            i++;
+        if (!deployment || i == who->n_infer_only) {
+            char what[160];
+            if (deployment)
+                snprintf(what, sizeof what, "run inference on deployment %s",
+                         mops_text_show(deployment));
+            else
+                snprintf(what, sizeof what, "run inference on a model outside a deployment");
+            return scoped_refusal(ctx, team_id, what, err);
+        }
+    }
+    return auth_require(ctx, AUTH_DEPLOYMENT_INFER, team_id, err);
+}
+
+int auth_require_unscoped(const mops_ctx_t *ctx, const char *action, mops_err_t *err)
+{
+    if (!ctx->who || !ctx->who->scoped)
+        return 0;
+    char what[160];
+    snprintf(what, sizeof what, "use this endpoint (%s)", action);
+    return scoped_refusal(ctx, 0, what, err);
+}
+
 void auth_sql_team_filter(const mops_ctx_t *ctx, auth_perm_t perm, const char *col,
                           store_sql_t *q)
 {
     const auth_principal_t *who = ctx->who;
+    if (who && who->scoped && perm != AUTH_DEPLOYMENT_INFER) {
+        store_sql_add(q, "(1=0)", NULL);
+        return;
+    }
     if (!who || who->is_admin) {
         store_sql_add(q, "(1=1)", NULL);
         return;

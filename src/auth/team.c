@@ -189,6 +189,7 @@ int auth_member_set(const mops_ctx_t *ctx, const char *team, const char *user,
     }
     if ((rc = auth_tx_end(ctx, rc, err)) != 0)
         return rc;
+    auth_cache_flush(); /* roles are part of every cached principal */
     return team_json(ctx, team_id, out, err);
 }
 
@@ -219,5 +220,7 @@ int auth_member_remove(const mops_ctx_t *ctx, const char *team, const char *user
         snprintf(target, sizeof target, "team/%s/member/%s", team, user);
         rc = audit_record(ctx, "team.member.remove", target, team_id, NULL, err);
     }
-    return auth_tx_end(ctx, rc, err);
+    if ((rc = auth_tx_end(ctx, rc, err)) == 0)
+        auth_cache_flush();
+    return rc;
 }

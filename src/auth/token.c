@@ -4,6 +4,7 @@
  * the first-start bootstrap of the administrator.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
@@ -40,7 +41,8 @@ static void token_hash(const char *secret, char hex[MOPS_SHA256_HEX])
 }
 
 int auth_token_insert(const mops_ctx_t *ctx, int64_t user_id, const char *name,
-                      int64_t expires_at, char *secret, int64_t *id, mops_err_t *err)
+                      int64_t expires_at, const char *scope, char *secret, int64_t *id,
+                      mops_err_t *err)
 {
     unsigned char raw[32];
     if (mops_random_bytes(raw, sizeof raw) != 0)
@@ -51,9 +53,9 @@ int auth_token_insert(const mops_ctx_t *ctx, int64_t user_id, const char *name,
     token_hash(secret, hash);
     snprintf(prefix, sizeof prefix, "%.13s", secret);
     return store_query_int(ctx->db, id, err,
-                           "INSERT INTO tokens (user_id, name, hash, prefix, created_by, "
-                           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                           "itttIiI", user_id, name, hash, prefix,
+                           "INSERT INTO tokens (user_id, name, hash, prefix, scope, created_by, "
+                           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                           "ittttIiI", user_id, name, hash, prefix, scope,
                            ctx->who ? ctx->who->user_id : (int64_t)0, mops_now_ms(), expires_at);
 }
 
@@ -97,6 +99,30 @@ static int load_memberships(store_conn_t *db, auth_principal_t *p, mops_arena_t 
     return rc < 0 ? rc : 0;
 }
 
+/* tokens.scope: "" for the user's full rights, or {"infer_only": [...]}. */
+static int scope_parse(const char *scope, auth_principal_t *p, mops_arena_t *arena,
+                       mops_err_t *err)
+{
+    if (!*scope)
+        return 0;
+    json_t *v = json_loads(scope, 0, NULL);
+    json_t *names = json_object_get(v, "infer_only");
+    if (!json_is_array(names)) {
+        json_decref(v);
+        return mops_err_set(err, MOPS_EUNAUTH, "this API token has a scope this server does not "
+                            "understand");
+    }
+    p->scoped = 1;
+    p->n_infer_only = json_array_size(names);
+    p->infer_only = mops_arena_alloc(arena, (p->n_infer_only + 1) * sizeof *p->infer_only);
+    for (size_t i = 0; i < p->n_infer_only; i++) {
+        const char *name = json_string_value(json_array_get(names, i));
+        p->infer_only[i] = mops_arena_strdup(arena, name ? name : "");
+    }
+    json_decref(v);
+    return 0;
+}
+
 int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
                       auth_principal_t **out, mops_denial_t *denial, mops_err_t *err)
 {
@@ -110,10 +136,13 @@ int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
                             "malformed API token: expected 'mops_' and 64 hex digits");
     char hash[MOPS_SHA256_HEX];
     token_hash(token, hash);
+    /* Read before the database: a flush after this point keeps what we
+     * read out of the cache. */
+    unsigned gen = auth_cache_generation();
     store_stmt_t *s;
     int rc = store_query(db, &s, err,
                          "SELECT t.id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, "
-                         "u.name, u.is_admin, u.disabled_at FROM tokens t "
+                         "u.name, u.is_admin, u.disabled_at, t.scope FROM tokens t "
                          "JOIN users u ON u.id = t.user_id WHERE t.hash = ?",
                          "t", hash);
     if (rc != 0)
@@ -140,7 +169,7 @@ int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
     } else if (!store_col_is_null(s, 7))
         rc = mops_err_set(err, MOPS_EUNAUTH, "user %s is disabled", p->user);
     else
-        rc = 0;
+        rc = scope_parse(store_col_text(s, 8), p, arena, err);
     store_finalize(s);
     if (rc != 0) {
         if (denial) {
@@ -155,6 +184,8 @@ int auth_authenticate(store_conn_t *db, const char *token, mops_arena_t *arena,
     if (now - last_used > LAST_USED_GRANULARITY_MS && !store_in_tx(db))
         store_exec(db, NULL, NULL, "UPDATE tokens SET last_used_at = ? WHERE id = ?", "ii", now,
                    p->token_id); /* best effort: a busy database must not refuse the request */
+    int64_t until = now + AUTH_CACHE_TTL_MS;
+    auth_cache_put(hash, p, expires && expires < until ? expires : until, gen);
     *out = p;
     return 0;
 }
@@ -166,8 +197,44 @@ static const mops_json_field_t token_fields[] = {
     {"user", MOPS_JSON_STRING, 0},
     {"expires_in_days", MOPS_JSON_INT, 0},
     {"expires_at", MOPS_JSON_STRING, 0},
+    {"infer_only", MOPS_JSON_STRING_ARRAY, 0},
     {NULL, 0, 0},
 };
+
+/* The scope text of a token from spec's infer_only (a non-empty list of
+ * distinct deployment names): "" when absent. Heap string. */
+static int token_scope(const json_t *spec, char **out, mops_err_t *err)
+{
+    json_t *names = json_object_get(spec, "infer_only");
+    *out = NULL;
+    if (!names)
+        return 0;
+    if (json_array_size(names) == 0 || json_array_size(names) > 64)
+        return mops_err_set(err, MOPS_EINVAL, "infer_only must name 1 to 64 deployments, not %zu",
+                            json_array_size(names));
+    size_t i, j;
+    json_t *n, *m;
+    json_array_foreach(names, i, n) {
+        int rc = mops_name_check("deployment", json_string_value(n), err);
+        if (rc != 0)
+            return mops_err_wrap(err, "infer_only");
+        json_array_foreach(names, j, m) if (j < i && json_equal(n, m)) return mops_err_set(
+            err, MOPS_EINVAL, "infer_only names deployment \"%s\" twice", json_string_value(n));
+    }
+    json_t *scope = json_pack("{s:O}", "infer_only", names);
+    *out = mops_json_dump(scope);
+    json_decref(scope);
+    return 0;
+}
+
+/* A token's scope as JSON for its record: the deployments or null. */
+static json_t *scope_json(const char *scope)
+{
+    json_t *v = *scope ? json_loads(scope, 0, NULL) : NULL;
+    json_t *names = json_incref(json_object_get(v, "infer_only"));
+    json_decref(v);
+    return names ? names : json_null();
+}
 
 static int token_expiry(const json_t *spec, int64_t *expires_at, mops_err_t *err)
 {
@@ -205,9 +272,14 @@ int auth_token_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out, m
     const char *name = mops_json_str(spec, "name", "");
     const char *user = mops_json_str(spec, "user", ctx->who ? ctx->who->user : NULL);
     int64_t expires_at;
+    char *scope = NULL;
     if ((rc = mops_text_check("token name", name, 100, err)) != 0 ||
-        (rc = token_expiry(spec, &expires_at, err)) != 0)
+        (rc = token_expiry(spec, &expires_at, err)) != 0 ||
+        (rc = token_scope(spec, &scope, err)) != 0)
         return rc;
+    /* The arena owns it from here, so every return below may leave. */
+    char *scope_text = mops_arena_strdup(ctx->arena, scope ? scope : "");
+    free(scope);
     if (!*name)
         return mops_err_set(err, MOPS_EINVAL, "token name is empty; say what the token is for");
     if (!user)
@@ -220,11 +292,13 @@ int auth_token_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out, m
     if ((rc = store_begin(ctx->db, err)) != 0)
         return rc;
     if ((rc = auth_user_resolve(ctx, user, &user_id, err)) == 0 &&
-        (rc = auth_token_insert(ctx, user_id, name, expires_at, secret, &id, err)) == 0) {
+        (rc = auth_token_insert(ctx, user_id, name, expires_at, scope_text, secret, &id, err)) ==
+            0) {
         char target[120];
         snprintf(target, sizeof target, "token/%lld", (long long)id);
-        json_t *detail = json_pack("{s:s, s:s, s:o}", "user", user, "name", name, "expires_at",
-                                   auth_time_json(expires_at));
+        json_t *detail = json_pack("{s:s, s:s, s:o, s:o}", "user", user, "name", name,
+                                   "expires_at", auth_time_json(expires_at), "infer_only",
+                                   scope_json(scope_text));
         rc = audit_record(ctx, "token.create", target, 0, detail, err);
         json_decref(detail);
     }
@@ -232,9 +306,10 @@ int auth_token_create(const mops_ctx_t *ctx, const json_t *spec, json_t **out, m
         return rc;
     char prefix[16];
     snprintf(prefix, sizeof prefix, "%.13s", secret);
-    *out = json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:s}", "id", (json_int_t)id, "user", user,
-                     "name", name, "prefix", prefix, "expires_at", auth_time_json(expires_at),
-                     "token", secret, "note",
+    *out = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:s, s:s}", "id", (json_int_t)id, "user",
+                     user, "name", name, "prefix", prefix, "expires_at",
+                     auth_time_json(expires_at), "infer_only", scope_json(scope_text), "token",
+                     secret, "note",
                      "store this token now: mops shows it once and keeps only its hash");
     memset(secret, 0, sizeof secret);
     return 0;
@@ -263,7 +338,7 @@ int auth_token_list(const mops_ctx_t *ctx, const char *user, json_t **out, mops_
     store_stmt_t *s;
     if ((rc = store_query(ctx->db, &s, err,
                           "SELECT id, name, prefix, created_at, expires_at, revoked_at, "
-                          "last_used_at FROM tokens WHERE user_id = ? ORDER BY id",
+                          "last_used_at, scope FROM tokens WHERE user_id = ? ORDER BY id",
                           "i", uid)) != 0)
         return rc;
     json_t *items = json_array();
@@ -273,13 +348,13 @@ int auth_token_list(const mops_ctx_t *ctx, const char *user, json_t **out, mops_
         const char *state = rev ? "revoked" : exp && exp <= mops_now_ms() ? "expired" : "active";
         json_array_append_new(
             items,
-            json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s}", "id",
+            json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:o}", "id",
                       (json_int_t)store_col_int(s, 0), "user", whose, "name",
                       store_col_text(s, 1), "prefix", store_col_text(s, 2), "created_at",
                       auth_time_json(store_col_int(s, 3)), "expires_at", auth_time_json(exp),
                       "revoked_at", auth_time_json(rev), "last_used_at",
                       auth_time_json(store_col_is_null(s, 6) ? 0 : store_col_int(s, 6)), "state",
-                      state));
+                      state, "infer_only", scope_json(store_col_text(s, 7))));
     }
     store_finalize(s);
     if (rc < 0) {
@@ -329,7 +404,10 @@ int auth_token_revoke(const mops_ctx_t *ctx, int64_t id, mops_err_t *err)
     if (rc == 0)
         rc = audit_record(ctx, "token.revoke", target, 0, detail, err);
     json_decref(detail);
-    return auth_tx_end(ctx, rc, err);
+    rc = auth_tx_end(ctx, rc, err);
+    if (rc == 0)
+        auth_cache_flush(); /* after the commit: a re-read now sees the revocation */
+    return rc;
 }
 
 /* ------------------------------------------------------------- bootstrap */
@@ -347,7 +425,7 @@ int auth_bootstrap(const mops_ctx_t *ctx, const char *token_file, char *token_ou
         return auth_tx_end(ctx, rc, err);
     char secret[AUTH_TOKEN_LEN + 1];
     if ((rc = auth_user_insert(ctx, "admin", "Administrator", "", 1, &id, err)) == 0 &&
-        (rc = auth_token_insert(ctx, id, "bootstrap", 0, secret, &tid, err)) == 0 &&
+        (rc = auth_token_insert(ctx, id, "bootstrap", 0, "", secret, &tid, err)) == 0 &&
         (rc = audit_record(ctx, "user.create", "user/admin", 0, NULL, err)) == 0) {
         char line[AUTH_TOKEN_LEN + 2];
         snprintf(line, sizeof line, "%s\n", secret);

@@ -235,6 +235,7 @@ int auth_user_update(const mops_ctx_t *ctx, const char *user, const json_t *spec
     }
     if ((rc = auth_tx_end(ctx, rc, err)) != 0)
         return rc;
+    auth_cache_flush(); /* disabled users and lost admin rights count at once */
     return user_json(ctx, user, out, err);
 }
 

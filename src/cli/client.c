@@ -266,6 +266,34 @@ int cli_request(const cli_client_t *c, const char *method, const char *path, con
 int cli_upload(const cli_client_t *c, const char *path, const char *file, json_t **out,
                mops_err_t *err)
 {
+    return cli_upload_as(c, path, file, "application/octet-stream", out, err);
+}
+
+int cli_get_text(const cli_client_t *c, const char *path, char **text, mops_err_t *err)
+{
+    struct curl_slist *hdrs;
+    CURL *h = handle_new(c, path, NULL, &hdrs);
+    if (!h)
+        return mops_err_set(err, MOPS_EINTERNAL, "cannot initialise libcurl");
+    mops_buf_t resp = MOPS_BUF_INIT;
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, to_buf);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
+    CURLcode cc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    /* Errors come as JSON; a page only with success. */
+    int rc = finish(c, h, cc, status < 300 ? NULL : &resp, NULL, err);
+    if (rc == 0)
+        *text = resp.data ? mops_buf_detach(&resp) : mops_xstrdup("");
+    mops_buf_release(&resp);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return rc;
+}
+
+int cli_upload_as(const cli_client_t *c, const char *path, const char *file,
+                  const char *content_type, json_t **out, mops_err_t *err)
+{
     FILE *f = fopen(file, "rb");
     if (!f)
         return mops_err_set(err, MOPS_EIO, "cannot open '%s': %s", file, strerror(errno));
@@ -275,7 +303,7 @@ int cli_upload(const cli_client_t *c, const char *path, const char *file, json_t
         return mops_err_set(err, MOPS_EINVAL, "'%s' is not a regular file", file);
     }
     struct curl_slist *hdrs;
-    CURL *h = handle_new(c, path, "application/octet-stream", &hdrs);
+    CURL *h = handle_new(c, path, content_type, &hdrs);
     if (!h) {
         fclose(f);
         return mops_err_set(err, MOPS_EINTERNAL, "cannot initialise libcurl");

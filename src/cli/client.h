@@ -34,6 +34,12 @@ int cli_request(const cli_client_t *c, const char *method, const char *path, con
 /* POST a file as application/octet-stream; progress on a terminal. */
 int cli_upload(const cli_client_t *c, const char *path, const char *file, json_t **out,
                mops_err_t *err);
+/* The same with another content type ("text/csv"). */
+int cli_upload_as(const cli_client_t *c, const char *path, const char *file,
+                  const char *content_type, json_t **out, mops_err_t *err);
+
+/* GET a text document (a rendered page) into *text, a heap string. */
+int cli_get_text(const cli_client_t *c, const char *path, char **text, mops_err_t *err);
 
 /* GET path into file (via a temporary file renamed at the end), checking
  * the SHA-256 the server announces in X-Mops-Sha256. *sha (65 bytes) gets

@@ -28,9 +28,17 @@ typedef struct cli_cmd {
     {"token", "create, list and revoke API tokens", cmd_token},                                  \
     {"model", "register, list, update and archive models", cmd_model},                           \
     {"version", "upload, list, download and alias model versions", cmd_version},                 \
+    {"review", "request, approve and reject reviews of versions", cmd_review},                   \
+    {"policy", "policies as code: create, change, check versions against them", cmd_policy},     \
+    {"validate", "measure a version on a holdout file, scored by mops", cmd_validate},           \
+    {"card", "show and edit a version's model card", cmd_card},                                  \
+    {"report", "compliance reports of a model or the whole inventory", cmd_report},              \
+    {"webhook", "a team's webhooks and their delivery log", cmd_webhook},                        \
     {"audit", "read and verify the audit trail", cmd_audit},                                     \
     {"data", "register, profile, validate and download datasets", cmd_data},                     \
     {"lineage", "trace data to models and deployments, and back", cmd_lineage},                  \
+    {"deploy", "create, change, roll back and delete deployments", cmd_deploy},                  \
+    {"job", "score a CSV on the server: submit, follow and download batch jobs", cmd_job},     \
     {"predict", "score a CSV file with a model file, locally", cmd_predict},
 
 int cmd_server(int argc, char **argv);
@@ -44,7 +52,21 @@ int cmd_version(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_lineage(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_job(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_review(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_card(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_webhook(int argc, char **argv);
+
+/* `mops version transition|promote|retire|history` (cmd_lifecycle.c). */
+int cmd_version_transition(cli_client_t *c, int argc, char **argv);
+int cmd_version_promote(cli_client_t *c, int argc, char **argv);
+int cmd_version_retire(cli_client_t *c, int argc, char **argv);
+int cmd_version_history(cli_client_t *c, int argc, char **argv);
 
 /* ------------------------------------------------------ subcommand groups */
 
@@ -61,6 +83,10 @@ typedef struct cli_sub {
 int cli_group(const char *group, const char *summary, const cli_sub_t *subs, int argc,
               char **argv);
 
+/* Run a command that has no subcommands (`mops validate ...`) as cli_group
+ * runs a subcommand: cmd->name is "" and argv[0] the command. */
+int cli_command(const char *name, const cli_sub_t *cmd, int argc, char **argv);
+
 /* Print the usage of one subcommand (to stdout for --help, stderr for
  * mistakes). */
 void cli_sub_usage(FILE *f, const char *group, const cli_sub_t *sub);
@@ -75,7 +101,10 @@ int cli_getopt(int argc, char **argv, const struct option *opts, const char *gro
 enum { OPT_JSON = 1000, OPT_ALL, OPT_DELETE, OPT_ADMIN, OPT_NO_ADMIN, OPT_DISABLE, OPT_ENABLE,
        OPT_ARCHIVED, OPT_DATA, OPT_DB, OPT_EXPIRES_IN_DAYS, OPT_EXPIRES_AT, OPT_TOKEN_FILE,
        OPT_SOURCE_URI, OPT_SOURCE_COMMIT, OPT_FRAMEWORK_VERSION, OPT_PARAMS_FILE, OPT_DISPLAY,
-       OPT_PAGE_TOKEN, OPT_SCHEMA, OPT_COLUMN_TAG, OPT_DOT, OPT_APPROVE };
+       OPT_PAGE_TOKEN, OPT_SCHEMA, OPT_COLUMN_TAG, OPT_DOT, OPT_APPROVE, OPT_REASON,
+       OPT_REPLACEMENT, OPT_DEPRECATE_OTHERS, OPT_COMMENT, OPT_STAGE, OPT_LIST, OPT_SHOW,
+       OPT_HTML, OPT_INVENTORY, OPT_SOURCE, OPT_SECRET_FILE, OPT_MAX_ATTEMPTS, OPT_BACKOFF_MS,
+       OPT_ENABLE_HOOK, OPT_DISABLE_HOOK, OPT_NO_SECRET };
 
 /* For subcommands whose only option is --json: parse, then check that
  * between min and max positional arguments remain (from argv[optind]).
@@ -118,6 +147,23 @@ void cli_print_roles(const json_t *teams);
 
 /* Split "TEAM/MODEL" into escaped path segments (heap strings). */
 int cli_model_ref(const char *arg, char **team, char **model);
+
+/* "/api/v1/models/T/M/versions/V<suffix>" from a TEAM/MODEL argument and
+ * a version reference (a heap string), or NULL after a usage error. */
+char *cli_version_path(const char *model_arg, const char *version, const char *suffix);
+
+/* Send method path (body may be NULL) and show the answer: as JSON when
+ * json is set, else with print. Returns the exit status (the error printed
+ * on failure). */
+int cli_show(const cli_client_t *c, const char *method, const char *path, const json_t *body,
+             int json, void (*print)(const json_t *out));
+
+/* Print an evaluation's rules as a table: status, policy, rule, message;
+ * and its flags. to is stdout or stderr. */
+void cli_print_rules(FILE *to, const json_t *evaluation);
+
+/* Write text to file (or stdout for NULL or "-"). */
+int cli_write_text(const char *file, const char *text, mops_err_t *err);
 
 /* Parse "KEY=VALUE" into obj[KEY]: VALUE as JSON when it parses as a
  * number, boolean or null, and as a string otherwise (or always a string

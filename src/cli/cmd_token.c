@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "cli/cmd.h"
@@ -18,9 +19,10 @@ static int token_create(cli_client_t *c, int argc, char **argv)
         {"user", required_argument, NULL, 'u'},
         {"expires-in-days", required_argument, NULL, OPT_EXPIRES_IN_DAYS},
         {"expires-at", required_argument, NULL, OPT_EXPIRES_AT},
+        {"infer-only", required_argument, NULL, 'I'},
         {"json", no_argument, NULL, OPT_JSON},
         {NULL, 0, NULL, 0}};
-    json_t *body = json_object();
+    json_t *body = json_object(), *infer = NULL;
     int json = 0, ch;
     long long days;
     while ((ch = cli_getopt(argc, argv, opts, GROUP, cli_current_sub)) != -1) {
@@ -35,10 +37,25 @@ static int token_create(cli_client_t *c, int argc, char **argv)
             }
             json_object_set_new(body, "expires_in_days", json_integer(days));
             break;
+        case 'I': { /* repeatable, and a comma-separated list */
+            if (!infer) {
+                infer = json_array();
+                json_object_set_new(body, "infer_only", infer);
+            }
+            char *copy = mops_xstrdup(optarg);
+            for (char *save = NULL, *t = strtok_r(copy, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save))
+                json_array_append_new(infer, json_string(t));
+            free(copy);
+            break;
+        }
         case OPT_JSON: json = 1; break;
         default: json_decref(body); return CLI_USAGE;
         }
     }
+    /* Deployments may also follow the options: --infer-only a b c. */
+    while (infer && optind < argc)
+        json_array_append_new(infer, json_string(argv[optind++]));
     if (argc != optind || !json_object_get(body, "name")) {
         json_decref(body);
         return cli_usage_error("give --name (what the token is for)");
@@ -52,10 +69,14 @@ static int token_create(cli_client_t *c, int argc, char **argv)
     } else if (rc == 0) {
         /* The secret alone on stdout, so it can be captured; the rest on
          * stderr for the person. */
-        fprintf(stderr, "token %s for %s (id %s, expires %s); it is shown only now:\n",
+        fprintf(stderr, "token %s for %s (id %s, expires %s%s%s); it is shown only now:\n",
                 cli_cell(json_object_get(out, "name"), 0), cli_cell(json_object_get(out, "user"), 1),
                 cli_cell(json_object_get(out, "id"), 2),
-                cli_time(json_object_get(out, "expires_at"), 3));
+                cli_time(json_object_get(out, "expires_at"), 3),
+                json_is_array(json_object_get(out, "infer_only")) ? "; inference only on " : "",
+                json_is_array(json_object_get(out, "infer_only"))
+                    ? cli_cell(json_object_get(out, "infer_only"), 4)
+                    : "");
         printf("%s\n", json_string_value(json_object_get(out, "token")));
     }
     json_decref(out);
@@ -125,12 +146,16 @@ static int token_revoke(cli_client_t *c, int argc, char **argv)
 }
 
 static const cli_sub_t subs[] = {
-    {"create", "--name NAME [--user USER] [--expires-in-days N | --expires-at TIME] [--json]",
+    {"create",
+     "--name NAME [--user USER] [--expires-in-days N | --expires-at TIME] "
+     "[--infer-only DEPLOYMENT...] [--json]",
      "Create an API token and print it (once: mops keeps only its hash).",
      "  -n, --name NAME          what the token is for\n"
      "  -u, --user USER          whose token (admins; default: yours)\n"
      "  --expires-in-days N      expire after N days (1-3650)\n"
      "  --expires-at TIME        expire at an RFC 3339 time, e.g. 2027-01-31T00:00:00Z\n"
+     "  --infer-only DEPLOYMENT...  an application's token: it may only run inference on\n"
+     "                           these deployments (repeatable, or comma-separated)\n"
      "  --json                   print JSON\n",
      token_create},
     {"list", "[--user USER] [--json]", "List your tokens (or USER's, for admins), never "

@@ -1,7 +1,8 @@
 /*
  * cmd_version.c — `mops version upload|list|show|download|alias|update|
- * archive`. An upload streams the file to the model's artifact store, then
- * registers the version with its lineage.
+ * archive` (and transition|promote|retire|history, in cmd_lifecycle.c).
+ * An upload streams the file to the model's artifact store, then registers
+ * the version with its lineage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +417,32 @@ static const cli_sub_t subs[] = {
     {"archive", "TEAM/MODEL VERSION [--json]",
      "Archive a version (it must have no alias). Nothing is ever deleted.",
      "  --json   print JSON\n", version_archive},
+    {"transition", "TEAM/MODEL VERSION STAGE --reason TEXT [options]",
+     "Move a version to STAGE (draft, in_review, approved, staging, production, deprecated,\n"
+     "retired, rejected) along the lifecycle; the policies' rules gating STAGE must pass.\n"
+     "A refused move names every failing rule and exits 1.",
+     "  -r, --reason TEXT       why (recorded with the move)\n"
+     "  --replacement N         to retired: the version that replaces it\n"
+     "  --deprecate-others      to production: deprecate the model's other production versions\n"
+     "  --json                  print JSON\n",
+     cmd_version_transition},
+    {"promote", "TEAM/MODEL VERSION [--reason TEXT] [--deprecate-others] [--json]",
+     "Move a version one stage towards serving: approved -> staging -> production (or\n"
+     "reinstate a deprecated one).",
+     "  -r, --reason TEXT       why (default: \"promoted to STAGE\")\n"
+     "  --deprecate-others      to production: deprecate the model's other production versions\n"
+     "  --json                  print JSON\n",
+     cmd_version_promote},
+    {"retire", "TEAM/MODEL VERSION --reason TEXT [--replacement N] [--json]",
+     "Retire a deprecated version that receives no traffic; keeps a post-retirement summary\n"
+     "(mops report, GET .../retirement).",
+     "  -r, --reason TEXT       why it is retired\n"
+     "  --replacement N         the version that replaces it\n"
+     "  --json                  print JSON\n",
+     cmd_version_retire},
+    {"history", "TEAM/MODEL VERSION [--json]",
+     "Show a version's stage history: who moved it, when and why.", "  --json   print JSON\n",
+     cmd_version_history},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -24,7 +24,8 @@ static void group_usage(FILE *f, const char *group, const char *summary, const c
 
 void cli_sub_usage(FILE *f, const char *group, const cli_sub_t *sub)
 {
-    fprintf(f, "usage: mops %s %s %s\n\n%s\n", group, sub->name, sub->args, sub->summary);
+    fprintf(f, "usage: mops %s%s%s %s\n\n%s\n", group, *sub->name ? " " : "", sub->name,
+            sub->args, sub->summary);
     if (sub->help)
         fprintf(f, "\noptions:\n%s", sub->help);
 }
@@ -113,28 +114,53 @@ int cli_json_only(int argc, char **argv, int min, int max, int *json)
     return 0;
 }
 
+/* "group sub" or, for a command without subcommands, "group". */
+static void command_name(FILE *f)
+{
+    const char *sub = cli_current_sub ? cli_current_sub->name : "";
+    fprintf(f, "mops %s%s%s", cli_current_group ? cli_current_group : "", *sub ? " " : "", sub);
+}
+
 int cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "mops %s %s: ", cli_current_group ? cli_current_group : "",
-            cli_current_sub ? cli_current_sub->name : "");
+    command_name(stderr);
+    fprintf(stderr, ": ");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n");
-    if (cli_current_sub)
-        fprintf(stderr, "usage: mops %s %s %s\n", cli_current_group, cli_current_sub->name,
-                cli_current_sub->args);
+    if (cli_current_sub) {
+        fprintf(stderr, "usage: ");
+        command_name(stderr);
+        fprintf(stderr, " %s\n", cli_current_sub->args);
+    }
     return CLI_USAGE;
 }
 
 int cli_fail(const mops_err_t *err)
 {
-    if (cli_current_sub)
-        fprintf(stderr, "mops %s %s: %s\n", cli_current_group, cli_current_sub->name, err->msg);
-    else
+    if (cli_current_sub) {
+        command_name(stderr);
+        fprintf(stderr, ": %s\n", err->msg);
+    } else {
         fprintf(stderr, "mops: %s\n", err->msg);
+    }
     return CLI_FAIL;
+}
+
+int cli_command(const char *name, const cli_sub_t *cmd, int argc, char **argv)
+{
+    cli_current_group = name;
+    cli_current_sub = cmd;
+    optind = 0;
+    cli_client_t c;
+    mops_err_t err;
+    if (cli_client_init(&c, &err) != 0)
+        return cli_fail(&err);
+    int rc = cmd->run(&c, argc, argv);
+    cli_client_release(&c);
+    return rc;
 }
 
 void cli_print_json(const json_t *v)
@@ -318,4 +344,73 @@ int cli_kv_add(json_t *obj, const char *arg, int as_string, const char *what)
     json_object_set_new(obj, key, v ? v : json_string(eq + 1));
     free(key);
     return 0;
+}
+
+char *cli_version_path(const char *model_arg, const char *version, const char *suffix)
+{
+    char *team, *model;
+    if (cli_model_ref(model_arg, &team, &model) != 0) {
+        cli_usage_error("\"%s\" is not TEAM/MODEL", model_arg);
+        return NULL;
+    }
+    char *v = cli_escape(version);
+    char *p = mops_xasprintf("/api/v1/models/%s/%s/versions/%s%s", team, model, v, suffix);
+    free(v);
+    free(team);
+    free(model);
+    return p;
+}
+
+void cli_print_rules(FILE *to, const json_t *evaluation)
+{
+    const json_t *rules = json_object_get(evaluation, "rules");
+    if (!json_array_size(rules)) {
+        fprintf(to, "no rule applies\n");
+        return;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r) {
+        const char *st = json_string_value(json_object_get(r, "status"));
+        json_t *idx = json_object_get(r, "index");
+        char id[200];
+        if (json_is_integer(idx))
+            snprintf(id, sizeof id, "%s#%lld %s",
+                     json_string_value(json_object_get(r, "policy")),
+                     (long long)json_integer_value(idx),
+                     json_string_value(json_object_get(r, "name")));
+        else
+            snprintf(id, sizeof id, "lifecycle %s", json_string_value(json_object_get(r, "name")));
+        fprintf(to, "%-5s %-40s %s\n", st ? (strcmp(st, "pass") ? (strcmp(st, "fail") ? "FLAG"
+                                                                                     : "FAIL")
+                                                                  : "pass")
+                                           : "?",
+                id, json_string_value(json_object_get(r, "message")));
+    }
+}
+
+int cli_write_text(const char *file, const char *text, mops_err_t *err)
+{
+    if (!file || !strcmp(file, "-")) {
+        fputs(text, stdout);
+        return 0;
+    }
+    FILE *f = fopen(file, "w");
+    if (!f)
+        return mops_err_set(err, MOPS_EIO, "cannot create '%s'", file);
+    int ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    return ok ? 0 : mops_err_set(err, MOPS_EIO, "cannot write '%s'", file);
+}
+
+int cli_show(const cli_client_t *c, const char *method, const char *path, const json_t *body,
+             int json, void (*print)(const json_t *out))
+{
+    json_t *out = NULL;
+    mops_err_t err;
+    int rc = cli_request(c, method, path, body, &out, &err);
+    if (rc == 0)
+        json ? cli_print_json(out) : print(out);
+    json_decref(out);
+    return rc ? cli_fail(&err) : CLI_OK;
 }

@@ -494,21 +494,29 @@ int mops_csv_number(const char *s, size_t len, double *out)
     return 0;
 }
 
-void mops_csv_write_field(FILE *f, const char *s, size_t len)
+void mops_csv_buf_field(mops_buf_t *b, const char *s, size_t len)
 {
     int quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ');
     for (size_t i = 0; i < len && !quote; i++)
         if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
             quote = 1;
     if (!quote) {
-        fwrite(s, 1, len, f);
+        mops_buf_append(b, s, len);
         return;
     }
-    fputc('"', f);
+    mops_buf_putc(b, '"');
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '"')
-            fputc('"', f);
-        fputc(s[i], f);
+            mops_buf_putc(b, '"');
+        mops_buf_putc(b, s[i]);
     }
-    fputc('"', f);
+    mops_buf_putc(b, '"');
+}
+
+void mops_csv_write_field(FILE *f, const char *s, size_t len)
+{
+    mops_buf_t b = MOPS_BUF_INIT;
+    mops_csv_buf_field(&b, s, len);
+    fwrite(b.data, 1, b.len, f);
+    mops_buf_release(&b);
 }

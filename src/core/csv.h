@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 /* Limits: a field's bytes, a record's fields. */
 #define MOPS_CSV_FIELD_MAX ((size_t)1 << 20)
@@ -80,5 +81,8 @@ int mops_csv_number(const char *s, size_t len, double *out);
 /* Write one field to f, quoted only when it needs to be (comma, quote,
  * CR, LF, or leading/trailing space). */
 void mops_csv_write_field(FILE *f, const char *s, size_t len);
+
+/* The same, appended to b. */
+void mops_csv_buf_field(mops_buf_t *b, const char *s, size_t len);
 
 #endif

@@ -26,7 +26,7 @@ int mops_json_parse_object(const char *text, size_t len, json_t **out, mops_err_
     return 0;
 }
 
-static const char *type_word(mops_json_type_t t)
+const char *mops_json_type_word(mops_json_type_t t)
 {
     switch (t) {
     case MOPS_JSON_STRING: return "a string";
@@ -80,6 +80,20 @@ static int type_ok(const json_t *v, mops_json_type_t t)
     return 0;
 }
 
+int mops_json_unknown_field(const char *key, const char *what, const mops_json_field_t *fields,
+                            mops_err_t *err)
+{
+    char shown[96];
+    mops_text_escape(key, shown, sizeof shown);
+    mops_buf_t allowed = MOPS_BUF_INIT;
+    for (const mops_json_field_t *f = fields; f->name; f++)
+        mops_buf_printf(&allowed, "%s%s", f == fields ? "" : ", ", f->name);
+    mops_err_set(err, MOPS_EINVAL, "unknown field \"%s\" in %s (allowed: %s)", shown, what,
+                 allowed.data ? allowed.data : "none");
+    mops_buf_release(&allowed);
+    return MOPS_EINVAL;
+}
+
 int mops_json_check(const json_t *obj, const char *what, const mops_json_field_t *fields,
                     mops_err_t *err)
 {
@@ -93,18 +107,11 @@ int mops_json_check(const json_t *obj, const char *what, const mops_json_field_t
             f++;
         char shown[96];
         mops_text_escape(key, shown, sizeof shown);
-        if (!f->name) {
-            mops_buf_t allowed = MOPS_BUF_INIT;
-            for (f = fields; f->name; f++)
-                mops_buf_printf(&allowed, "%s%s", f == fields ? "" : ", ", f->name);
-            mops_err_set(err, MOPS_EINVAL, "unknown field \"%s\" in %s (allowed: %s)", shown, what,
-                         allowed.data ? allowed.data : "none");
-            mops_buf_release(&allowed);
-            return MOPS_EINVAL;
-        }
+        if (!f->name)
+            return mops_json_unknown_field(key, what, fields, err);
         if (!type_ok(val, f->type))
             return mops_err_set(err, MOPS_EINVAL, "field \"%s\" in %s must be %s, not %s", shown,
-                                what, type_word(f->type), value_word(val));
+                                what, mops_json_type_word(f->type), value_word(val));
     }
     for (const mops_json_field_t *f = fields; f->name; f++)
         if (f->required && !json_object_get(obj, f->name))
@@ -146,6 +153,30 @@ int mops_json_tags_check(const json_t *tags, size_t max, mops_err_t *err)
         }
     }
     return 0;
+}
+
+void mops_json_buf_str(mops_buf_t *b, const char *s)
+{
+    /* Bytes that are not UTF-8 are written as the code points of their
+     * values, so the output is always valid JSON. */
+    int raw8 = !mops_utf8_valid(s, strlen(s));
+    mops_buf_putc(b, '"');
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\' && !(raw8 && c >= 0x80))
+            continue;
+        mops_buf_append(b, run, (size_t)(s - run));
+        if (c == '"' || c == '\\') {
+            mops_buf_putc(b, '\\');
+            mops_buf_putc(b, (char)c);
+        } else {
+            mops_buf_printf(b, "\\u%04x", c);
+        }
+        run = s + 1;
+    }
+    mops_buf_append(b, run, (size_t)(s - run));
+    mops_buf_putc(b, '"');
 }
 
 json_t *mops_json_time(int64_t ms)

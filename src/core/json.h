@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/mem.h"
 
 typedef enum {
     MOPS_JSON_STRING,
@@ -44,13 +45,26 @@ int mops_json_check(const json_t *obj, const char *what, const mops_json_field_t
  * none given twice. NULL (no tags given) is fine. */
 int mops_json_tags_check(const json_t *tags, size_t max, mops_err_t *err);
 
-/* A time in Unix ms as RFC 3339 text, or null for 0 (never). */
-json_t *mops_json_time(int64_t ms);
+
+/* For checkers of other JSON representations (serve's request parser):
+ * the words mops_json_check uses for a type, and its refusal of key in
+ * what (unknown field, listing the allowed ones). Returns MOPS_EINVAL. */
+const char *mops_json_type_word(mops_json_type_t t);
+int mops_json_unknown_field(const char *key, const char *what, const mops_json_field_t *fields,
+                            mops_err_t *err);
 
 /* obj[key] as a string, or dflt when absent or null. */
 const char *mops_json_str(const json_t *obj, const char *key, const char *dflt);
 
 /* Compact serialisation into a new heap string; caller frees. */
 char *mops_json_dump(const json_t *v);
+
+/* A time in Unix ms as an RFC 3339 JSON string (new reference), or JSON
+ * null for 0 (a time that is not there). */
+json_t *mops_json_time(int64_t ms);
+
+/* Append s (UTF-8) to b as a JSON string, quotes included: for answers and
+ * log lines written without building a jansson value. */
+void mops_json_buf_str(mops_buf_t *b, const char *s);
 
 #endif

@@ -24,6 +24,13 @@ int64_t mops_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t mops_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void mops_time_format(int64_t ms, char *buf, size_t size)
 {
     time_t sec = (time_t)(ms / 1000);

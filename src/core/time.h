@@ -12,6 +12,8 @@
 int64_t mops_now_ms(void);
 /* Microseconds from a monotonic clock, for durations. */
 int64_t mops_mono_us(void);
+/* CPU time the calling thread has used, in nanoseconds. */
+int64_t mops_thread_cpu_ns(void);
 /* Format ms as RFC 3339 UTC with milliseconds into buf (>= 25 bytes). */
 void mops_time_format(int64_t ms, char *buf, size_t size);
 /* Parse RFC 3339 ("2026-11-23T01:16:00Z", optional fraction, Z or +hh:mm).

@@ -25,8 +25,12 @@ typedef struct http_req http_req_t;
 typedef struct http_resp {
     int status;                 /* default 200 */
     json_t *json;               /* body, owned; NULL for no JSON body */
+    char *body;                 /* or a body already serialised (heap, owned) */
+    size_t body_len;
     int fd;                     /* file body when >= 0 (closed by MHD) */
     int64_t fd_size;
+    const char *text;           /* a text body (copied) when not NULL: rendered pages */
+    size_t text_len;
     const char *content_type;   /* default application/json */
     const char *headers[HTTP_MAX_HEADERS][2];
     int nheaders;
@@ -45,6 +49,9 @@ typedef struct http_route {
     int (*stream_begin)(http_req_t *req, mops_err_t *err);
     int (*stream_data)(http_req_t *req, const char *data, size_t n, mops_err_t *err);
     void (*stream_abort)(http_req_t *req);
+    /* HTTP_BODY_STREAM only: the content type the body must have (NULL:
+     * application/octet-stream). */
+    const char *stream_type;
 } http_route_t;
 
 struct http_req {
@@ -63,6 +70,7 @@ struct http_req {
     mops_denial_t denial; /* ctx.denial points here */
     char request_id[68];
     int64_t t0_us;
+    int64_t cpu_mark_ns; /* the thread CPU clock when the request began */
     mops_buf_t body;
     int64_t body_len;
     json_t *json;        /* parsed JSON body */
@@ -136,5 +144,15 @@ extern const http_route_t http_routes_auth[];
 extern const http_route_t http_routes_registry[];
 extern const http_route_t http_routes_audit[];
 extern const http_route_t http_routes_data[];
+extern const http_route_t http_routes_serve[];
+/* Inference and the Open Inference Protocol: the only routes a token
+ * limited to inference may use, and the hot path, which takes a store
+ * connection only when it needs one. */
+extern const http_route_t http_routes_infer[];
+
+/* Is r one of http_routes_infer? */
+int http_route_is_infer(const http_route_t *r);
+extern const http_route_t http_routes_governance[];
+extern const http_route_t http_routes_notify[];
 
 #endif

@@ -16,12 +16,24 @@
 #include "http/http_int.h"
 
 static const http_route_t *const tables[] = {
+    http_routes_infer, /* first: the hot path matches at once */
     http_routes_core,
     http_routes_auth,
     http_routes_registry,
     http_routes_audit,
     http_routes_data,
+    http_routes_serve,
+    http_routes_governance,
+    http_routes_notify,
 };
+
+int http_route_is_infer(const http_route_t *r)
+{
+    const http_route_t *t = http_routes_infer;
+    while (t->method)
+        t++;
+    return r >= http_routes_infer && r < t;
+}
 
 /* Match one pattern against path; on success fill the request's params. */
 static int pattern_match(const char *pattern, const char *path, http_req_t *req)

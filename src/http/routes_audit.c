@@ -44,8 +44,9 @@ static int audit_verify_h(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 }
 
 const http_route_t http_routes_audit[] = {
-    {"GET", "/api/v1/audit", "audit.list", HTTP_BODY_NONE, 0, audit_list_h, NULL, NULL, NULL},
-    {"GET", "/api/v1/audit/verify", "audit.verify", HTTP_BODY_NONE, 0, audit_verify_h, NULL, NULL,
+    {"GET", "/api/v1/audit", "audit.list", HTTP_BODY_NONE, 0, audit_list_h, NULL, NULL, NULL,
      NULL},
-    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {"GET", "/api/v1/audit/verify", "audit.verify", HTTP_BODY_NONE, 0, audit_verify_h, NULL, NULL,
+     NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

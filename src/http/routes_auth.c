@@ -57,7 +57,7 @@ static int token_revoke(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     return rc;
 }
 
-#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL}
+#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
 
 const http_route_t http_routes_auth[] = {
     ROUTE("GET", "/api/v1/whoami", "user.whoami", HTTP_BODY_NONE, whoami),
@@ -75,5 +75,5 @@ const http_route_t http_routes_auth[] = {
     ROUTE("POST", "/api/v1/tokens", "token.create", HTTP_BODY_JSON, token_create),
     ROUTE("GET", "/api/v1/tokens", "token.list", HTTP_BODY_NONE, token_list),
     ROUTE("DELETE", "/api/v1/tokens/:id", "token.revoke", HTTP_BODY_NONE, token_revoke),
-    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

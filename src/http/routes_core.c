@@ -20,6 +20,6 @@ static int health(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 }
 
 const http_route_t http_routes_core[] = {
-    {"GET", "/healthz", "health", HTTP_BODY_NONE, 1, health, NULL, NULL, NULL},
-    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {"GET", "/healthz", "health", HTTP_BODY_NONE, 1, health, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -204,7 +204,7 @@ static int version_download(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     return 0;
 }
 
-#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL}
+#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
 #define DS_PATH "/api/v1/datasets/:team/:dataset"
 #define DV_PATH "/api/v1/datasets/:team/:dataset/versions/:version"
 
@@ -215,7 +215,7 @@ const http_route_t http_routes_data[] = {
     ROUTE("PATCH", DS_PATH, "dataset.update", HTTP_BODY_JSON, dataset_update),
     ROUTE("POST", DS_PATH "/archive", "dataset.archive", HTTP_BODY_NONE, dataset_archive),
     {"POST", DS_PATH "/uploads", "dataset.upload", HTTP_BODY_STREAM, 0, upload_finish,
-     upload_begin, upload_data, upload_abort},
+     upload_begin, upload_data, upload_abort, NULL},
     ROUTE("POST", DS_PATH "/versions", "dataset.version.create", HTTP_BODY_JSON, version_create),
     ROUTE("GET", DS_PATH "/versions", "dataset.version.list", HTTP_BODY_NONE, version_list),
     ROUTE("GET", DV_PATH, "dataset.version.get", HTTP_BODY_NONE, version_get),
@@ -240,5 +240,5 @@ const http_route_t http_routes_data[] = {
     ROUTE("GET", "/api/v1/lineage/models/:team/:model/versions/:version", "lineage.model",
           HTTP_BODY_NONE, lineage_model),
     ROUTE("POST", "/api/v1/lineage/links", "lineage.link", HTTP_BODY_JSON, lineage_link),
-    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

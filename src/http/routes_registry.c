@@ -133,7 +133,7 @@ static int version_download(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     return 0;
 }
 
-#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL}
+#define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
 #define MODEL_PATH "/api/v1/models/:team/:model"
 
 const http_route_t http_routes_registry[] = {
@@ -143,7 +143,7 @@ const http_route_t http_routes_registry[] = {
     ROUTE("PATCH", MODEL_PATH, "model.update", HTTP_BODY_JSON, model_update),
     ROUTE("POST", MODEL_PATH "/archive", "model.archive", HTTP_BODY_NONE, model_archive),
     {"POST", MODEL_PATH "/artifacts", "artifact.upload", HTTP_BODY_STREAM, 0, upload_finish,
-     upload_begin, upload_data, upload_abort},
+     upload_begin, upload_data, upload_abort, NULL},
     ROUTE("POST", MODEL_PATH "/versions", "version.create", HTTP_BODY_JSON, version_create),
     ROUTE("GET", MODEL_PATH "/versions", "version.list", HTTP_BODY_NONE, version_list),
     ROUTE("GET", MODEL_PATH "/versions/:version", "version.get", HTTP_BODY_NONE, version_get),
@@ -155,5 +155,5 @@ const http_route_t http_routes_registry[] = {
           version_download),
     ROUTE("PUT", MODEL_PATH "/aliases/:alias", "alias.set", HTTP_BODY_JSON, alias_set),
     ROUTE("DELETE", MODEL_PATH "/aliases/:alias", "alias.delete", HTTP_BODY_NONE, alias_delete),
-    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},
 };

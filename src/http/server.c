@@ -56,6 +56,14 @@ static enum MHD_Result queue(http_req_t *req, http_resp_t *resp)
         r = MHD_create_response_from_fd64((uint64_t)resp->fd_size, resp->fd);
         len = resp->fd_size;
         resp->fd = -1; /* MHD closes it */
+    } else if (resp->body) {
+        r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+        len = (int64_t)resp->body_len;
+        resp->body = NULL; /* MHD frees it */
+    } else if (resp->text) {
+        r = MHD_create_response_from_buffer(resp->text_len, (void *)resp->text,
+                                            MHD_RESPMEM_MUST_COPY);
+        len = (int64_t)resp->text_len;
     } else {
         char *body = resp->json ? json_dumps(resp->json, JSON_COMPACT) : NULL;
         size_t n = body ? strlen(body) : 0;
@@ -97,9 +105,13 @@ static enum MHD_Result answer_error(http_req_t *req, const mops_err_t *e)
 {
     http_resp_t resp = {.fd = -1};
     int status = mops_err_http_status(e->code);
-    http_resp_json(&resp, status,
-                   json_pack("{s:{s:s, s:s}}", "error", "code", mops_err_name(e->code), "message",
-                             e->msg));
+    /* The Open Inference Protocol's endpoints answer errors in its shape. */
+    if (!strncmp(req->path, "/v2", 3) && (req->path[3] == '/' || !req->path[3]))
+        http_resp_json(&resp, status, json_pack("{s:s}", "error", e->msg));
+    else
+        http_resp_json(&resp, status,
+                       json_pack("{s:{s:s, s:s}}", "error", "code", mops_err_name(e->code),
+                                 "message", e->msg));
     if (status == 401) {
         resp.headers[resp.nheaders][0] = "WWW-Authenticate";
         resp.headers[resp.nheaders++][1] = "Bearer realm=\"mops\"";
@@ -139,8 +151,22 @@ static void set_request_id(http_req_t *req)
             return;
         }
     }
+    /* 96 bits that only need to be unique, not secret: a per-thread
+     * generator seeded from the system's randomness once, rather than a
+     * libcrypto call (and its fork check) per request. */
+    static __thread uint64_t seed[2];
+    if (!seed[0] && !seed[1] && (mops_random_bytes(seed, sizeof seed) != 0 || !(seed[0] | seed[1])))
+        seed[0] = (uint64_t)mops_mono_us() | 1;
     unsigned char r[12];
-    mops_random_bytes(r, sizeof r);
+    for (int i = 0; i < 12; i += 8) {
+        /* xorshift128+ */
+        uint64_t x = seed[0], y = seed[1];
+        seed[0] = y;
+        x ^= x << 23;
+        seed[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+        uint64_t v = seed[1] + y;
+        memcpy(r + i, &v, i + 8 <= 12 ? 8 : 4);
+    }
     mops_hex_encode(r, sizeof r, req->request_id);
 }
 
@@ -160,9 +186,14 @@ static int authenticate(http_req_t *req, mops_err_t *err)
         token = authz + 7;
     else if (authz)
         return mops_err_set(err, MOPS_EUNAUTH, "the Authorization header must be 'Bearer <token>'");
+    auth_principal_t *who;
+    /* A token seen in the last seconds needs no store round trip. */
+    if (auth_cache_lookup(token, req->arena, &who)) {
+        req->ctx.who = who;
+        return 0;
+    }
     if (!req_db(req, err))
         return err->code;
-    auth_principal_t *who;
     int rc = auth_authenticate(req->ctx.db, token, req->arena, &who, &req->denial, err);
     if (rc == 0)
         req->ctx.who = who;
@@ -177,6 +208,10 @@ static int on_headers(http_req_t *req, mops_err_t *err)
     const http_route_t *r = req->route;
     /* Authenticate first: anonymous callers learn nothing, limits included. */
     if (!r->public && (rc = authenticate(req, err)) != 0)
+        return rc;
+    /* A token limited to inference may use nothing else. */
+    if (!r->public && !http_route_is_infer(r) &&
+        (rc = auth_require_unscoped(&req->ctx, r->action, err)) != 0)
         return rc;
     const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
@@ -199,9 +234,9 @@ static int on_headers(http_req_t *req, mops_err_t *err)
     if (r->body == HTTP_BODY_JSON && has_body && !content_type_is(ct, "application/json"))
         return mops_err_set(err, MOPS_EMEDIA, "Content-Type must be application/json, not %.60s",
                             ct ? ct : "missing");
-    if (r->body == HTTP_BODY_STREAM && !content_type_is(ct, "application/octet-stream"))
-        return mops_err_set(err, MOPS_EMEDIA,
-                            "Content-Type must be application/octet-stream, not %.60s",
+    const char *stream_type = r->stream_type ? r->stream_type : "application/octet-stream";
+    if (r->body == HTTP_BODY_STREAM && !content_type_is(ct, stream_type))
+        return mops_err_set(err, MOPS_EMEDIA, "Content-Type must be %s, not %.60s", stream_type,
                             ct ? ct : "missing");
     if (r->body == HTTP_BODY_STREAM) {
         if (!req_db(req, err))
@@ -248,18 +283,21 @@ static enum MHD_Result on_complete(http_req_t *req)
         return answer_error(req, &req->err);
     mops_err_t err;
     mops_err_clear(&err);
-    if (req->route->body == HTTP_BODY_JSON) {
+    /* Inference bodies are parsed by their handlers (serve's own parser). */
+    if (req->route->body == HTTP_BODY_JSON && !http_route_is_infer(req->route)) {
         if (req->body_len == 0)
             req->json = json_object(); /* no body: an empty object, checked by the domain */
         else if (mops_json_parse_object(req->body.data, req->body.len, &req->json, &err) != 0)
             return answer_error(req, &err);
     }
-    if (!req_db(req, &err))
+    /* Inference handlers take a store connection only when they need one. */
+    if (!http_route_is_infer(req->route) && !req_db(req, &err))
         return answer_error(req, &err);
     http_resp_t resp = {.fd = -1};
     int rc = req->route->handle(req, &resp, &err);
     if (rc != 0) {
         json_decref(resp.json);
+        free(resp.body);
         if (resp.fd >= 0)
             close(resp.fd);
         if (!err.code)
@@ -268,6 +306,7 @@ static enum MHD_Result on_complete(http_req_t *req)
     }
     enum MHD_Result ret = queue(req, &resp);
     json_decref(resp.json);
+    free(resp.body);
     return ret;
 }
 
@@ -292,6 +331,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req->ctx.env = srv->cfg.env;
         req->ctx.request_id = req->request_id;
         req->ctx.denial = &req->denial;
+        /* The phases of a request run back to back on this thread (unless
+         * its body comes in pieces): its CPU time is counted from here. */
+        req->cpu_mark_ns = mops_thread_cpu_ns();
         atomic_fetch_add(&srv->active, 1);
         *con_cls = req;
         mops_err_t err;
@@ -334,21 +376,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         req->route->stream_abort(req);
     int64_t us = mops_mono_us() - req->t0_us;
     if (srv->cfg.access_log_fd >= 0) {
+        /* Written by hand, not through jansson: it is a cost of every
+         * request. One write(2) per line keeps lines whole. */
         char ts[40];
         mops_time_format(mops_now_ms(), ts, sizeof ts);
-        json_t *line = json_pack(
-            "{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:s}", "ts", ts, "request_id",
-            req->request_id, "method", req->method, "path", req->path, "status",
-            req->status, "bytes", (json_int_t)req->bytes, "us",
-            (json_int_t)us, "user", req->ctx.who ? req->ctx.who->user : "-", "outcome",
-            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "completed" : "aborted");
-        char *s = mops_json_dump(line);
-        size_t n = strlen(s);
-        s[n] = '\n'; /* json_dumps allocates n+1: reuse the NUL's byte */
-        ssize_t w = write(srv->cfg.access_log_fd, s, n + 1);
+        mops_buf_t b = MOPS_BUF_INIT;
+        mops_buf_printf(&b, "{\"ts\":\"%s\",\"request_id\":", ts);
+        mops_json_buf_str(&b, req->request_id);
+        mops_buf_puts(&b, ",\"method\":");
+        mops_json_buf_str(&b, req->method);
+        mops_buf_puts(&b, ",\"path\":");
+        mops_json_buf_str(&b, req->path);
+        mops_buf_printf(&b, ",\"status\":%d,\"bytes\":%lld,\"us\":%lld,\"user\":", req->status,
+                        (long long)req->bytes, (long long)us);
+        mops_json_buf_str(&b, req->ctx.who ? req->ctx.who->user : "-");
+        mops_buf_printf(&b, ",\"outcome\":\"%s\"}\n",
+                        toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "completed" : "aborted");
+        ssize_t w = write(srv->cfg.access_log_fd, b.data, b.len);
         (void)w;
-        free(s);
-        json_decref(line);
+        mops_buf_release(&b);
     }
     store_conn_release(req->ctx.db);
     json_decref(req->json);

@@ -20,8 +20,11 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "core/ctx.h"
 #include "core/error.h"
+#include "core/text.h"
+#include "runtime/runtime.h"
 
 /* ------------------------------------------------------------ artifacts */
 
@@ -120,5 +123,74 @@ int registry_alias_set(const mops_ctx_t *ctx, const char *team, const char *mode
                        const char *alias, const json_t *spec, json_t **out, mops_err_t *err);
 int registry_alias_delete(const mops_ctx_t *ctx, const char *team, const char *model,
                           const char *alias, mops_err_t *err);
+
+/* ---------------------------------------------------- for other modules */
+
+/* What other modules (governance, serving) need to know about a model and
+ * one of its versions, resolved as the caller sees them. Strings are
+ * copies, valid as long as the struct. */
+typedef struct registry_model_ref {
+    int64_t team_id, model_id, owner_id;
+    int archived;
+    char team[MOPS_NAME_MAX + 1], model[MOPS_NAME_MAX + 1];
+    char risk_tier[16];
+} registry_model_ref_t;
+
+typedef struct registry_version_ref {
+    registry_model_ref_t m;
+    int64_t version_id, number;
+    int64_t created_by;  /* the version's author */
+    int64_t created_at;  /* Unix ms */
+    int archived;        /* the version is archived */
+    char sha256[65];     /* its artifact in the blob store */
+    int64_t size;        /* the artifact's bytes */
+    char format[33];
+    char stage[24];
+    char dataset[1025];  /* the training dataset reference, "" if none */
+} registry_version_ref_t;
+
+/* Resolve team/model as the caller sees it (MOPS_ENOTFOUND when either is
+ * missing or in a team the caller does not belong to) and check perm on
+ * the model's team (MOPS_EFORBIDDEN). */
+int registry_model_resolve(const mops_ctx_t *ctx, const char *team, const char *model,
+                           auth_perm_t perm, registry_model_ref_t *out, mops_err_t *err);
+
+/* Resolve team/model and a version reference (a number, an alias or
+ * "latest") as registry_model_resolve does. */
+int registry_version_resolve(const mops_ctx_t *ctx, const char *team, const char *model,
+                             const char *ref, auth_perm_t perm, registry_version_ref_t *out,
+                             mops_err_t *err);
+
+/* The same from a version's id (as other modules keep it): MOPS_ENOTFOUND
+ * when there is none or the caller may not do perm in its team. */
+int registry_version_resolve_id(const mops_ctx_t *ctx, int64_t version_id, auth_perm_t perm,
+                                registry_version_ref_t *out, mops_err_t *err);
+
+/* The same with no permission check: for the server's own use (loading a
+ * model a deployment routes to). MOPS_ENOTFOUND. */
+int registry_version_ref_by_id(const mops_ctx_t *ctx, int64_t version_id,
+                               registry_version_ref_t *out,
+                         mops_err_t *err);
+
+/* The teams the caller may see (model.read) that hold an active model named
+ * model, by name order: up to max names into teams (arena strings); *n gets
+ * how many there are in all. */
+int registry_model_teams(const mops_ctx_t *ctx, const char *model, const char **teams, size_t max,
+                         size_t *n, mops_err_t *err);
+
+/* Move a version from stage `from` to stage `to`. The lifecycle (which
+ * stages exist, which moves are allowed, who may make them) is the
+ * governance module's; the registry only stores the stage. Must run inside
+ * the caller's transaction, which audits the change. MOPS_ECONFLICT when
+ * the version is no longer in `from` (a concurrent change). */
+int registry_version_stage_set(const mops_ctx_t *ctx, int64_t version_id, const char *from,
+                               const char *to, mops_err_t *err);
+
+/* Load a version's artifact with the native runtime, after checking its
+ * bytes still hash to the recorded SHA-256 (MOPS_ECORRUPT otherwise).
+ * MOPS_EINVAL when the format is not one the runtime executes. *out holds
+ * one reference for the caller (runtime_model_unref). */
+int registry_version_model_load(const mops_ctx_t *ctx, const registry_version_ref_t *v,
+                                runtime_model_t **out, mops_err_t *err);
 
 #endif

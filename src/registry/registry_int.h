@@ -52,6 +52,11 @@ json_t *reg_time_json(int64_t ms);
 int reg_version_json(const mops_ctx_t *ctx, const reg_model_t *m, int64_t version_id,
                      json_t **out, mops_err_t *err);
 
+/* Load an artifact with the runtime (formats it executes only; a file
+ * that does not load is MOPS_EINVAL with the loader's message). */
+int reg_artifact_load(const mops_ctx_t *ctx, const char *sha, const char *format,
+                      runtime_model_t **out, mops_err_t *err);
+
 /* Commit when rc is 0, roll back otherwise; returns the final code. */
 int reg_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err);
 

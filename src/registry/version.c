@@ -209,15 +209,14 @@ static json_t *names_json(const char *const *names, size_t n)
     return a;
 }
 
-/* Load the artifact with the runtime and describe it as the version's
- * signature: {} for formats the runtime does not execute. */
-static int describe_artifact(const mops_ctx_t *ctx, const char *sha, const char *format,
-                             json_t **out, mops_err_t *err)
+int reg_artifact_load(const mops_ctx_t *ctx, const char *sha, const char *format,
+                      runtime_model_t **out, mops_err_t *err)
 {
-    if (!runtime_executes(format)) {
-        *out = json_object();
-        return 0;
-    }
+    if (!runtime_executes(format))
+        return mops_err_set(err, MOPS_EINVAL,
+                            "format %s is stored, not executed: the native runtime executes "
+                            "xgboost-json and sklearn-json",
+                            format);
     int64_t size = 0;
     int fd, rc = store_query_int(ctx->db, &size, err, "SELECT size FROM artifacts WHERE sha256 = ?",
                                  "t", sha);
@@ -229,8 +228,7 @@ static int describe_artifact(const mops_ctx_t *ctx, const char *sha, const char 
     close(fd);
     if (map == MAP_FAILED)
         return mops_err_set(err, MOPS_EIO, "cannot map artifact %s: %s", sha, strerror(errno));
-    runtime_model_t *m;
-    rc = runtime_model_load_buffer(map, (size_t)size, format, &m, err);
+    rc = runtime_model_load_buffer(map, (size_t)size, format, out, err);
     munmap(map, (size_t)size);
     if (rc != 0) {
         mops_err_wrap(err, "the artifact does not load as %s", format);
@@ -238,6 +236,22 @@ static int describe_artifact(const mops_ctx_t *ctx, const char *sha, const char 
             err->code = MOPS_EINVAL; /* a bad or unsupported file: the caller's to fix */
         return MOPS_EINVAL;
     }
+    return 0;
+}
+
+/* Load the artifact with the runtime and describe it as the version's
+ * signature: {} for formats the runtime does not execute. */
+static int describe_artifact(const mops_ctx_t *ctx, const char *sha, const char *format,
+                             json_t **out, mops_err_t *err)
+{
+    if (!runtime_executes(format)) {
+        *out = json_object();
+        return 0;
+    }
+    runtime_model_t *m;
+    int rc = reg_artifact_load(ctx, sha, format, &m, err);
+    if (rc != 0)
+        return rc;
     runtime_model_info_t mi;
     runtime_model_info(m, &mi);
     *out = json_pack("{s:s, s:s, s:s, s:I, s:o, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:I, s:i, "

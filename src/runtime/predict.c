@@ -202,6 +202,14 @@ static void finish_row(const runtime_model_t *m, runtime_output_t kind, const do
     transform(m, mg, out);
 }
 
+void runtime_outputs_from_margins(const runtime_model_t *m, runtime_output_t output,
+                                  const double *margins, size_t nrows, double *out, double *tmp)
+{
+    size_t width = runtime_output_width(m, output);
+    for (size_t r = 0; r < nrows; r++)
+        finish_row(m, output, margins + r * m->n_margin, tmp, out + r * width);
+}
+
 /* ---------------------------------------------------------------- linear */
 
 static int predict_linear(const runtime_model_t *m, runtime_output_t kind, const void *rows,

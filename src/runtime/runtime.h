@@ -166,6 +166,14 @@ int runtime_predict_f32(const runtime_model_t *m, const runtime_predict_opts_t *
                         const float *rows, size_t nrows, size_t ncols, double *out,
                         runtime_scratch_t *scratch, mops_err_t *err);
 
+/* Turn nrows rows of margins (as RUNTIME_OUTPUT_MARGIN gives them) into
+ * output kind `output` in out (nrows * runtime_output_width doubles),
+ * exactly as runtime_predict would: a caller that needs several kinds walks
+ * the trees once. tmp holds runtime_output_width(m, RUNTIME_OUTPUT_VALUE)
+ * doubles of working space. */
+void runtime_outputs_from_margins(const runtime_model_t *m, runtime_output_t output,
+                                  const double *margins, size_t nrows, double *out, double *tmp);
+
 /* As runtime_predict, with the rows split across nthreads POSIX threads
  * (nthreads <= 1 scores on the calling thread). Blocks until every row is
  * scored. */

@@ -22,13 +22,14 @@ typedef struct setting {
 } setting_t;
 
 enum { S_DATA, S_LISTEN, S_DB, S_THREADS, S_MAX_BODY, S_MAX_UPLOAD, S_ACCESS_LOG, S_LOG_LEVEL,
-       S_LOG_FORMAT, S_COUNT };
+       S_LOG_FORMAT, S_MAX_ROWS, S_PREDICTION_QUEUE, S_LOG_SAMPLE, S_SHADOW_WORKERS,
+       S_JOB_THREADS, S_COUNT };
 
 void server_config_usage(FILE *f)
 {
     fprintf(f,
             "usage: mops server [options]\n\n"
-            "Run the mops platform: REST API, registry, audit trail.\n\n"
+            "Run the mops platform: REST API, registry, audit trail, serving.\n\n"
             "options (flag > environment > config file > default):\n"
             "  --data DIR           data directory (MOPS_DATA; ./var)\n"
             "  --listen HOST:PORT   address to serve on (MOPS_LISTEN; 127.0.0.1:8080;\n"
@@ -42,6 +43,13 @@ void server_config_usage(FILE *f)
             "                       (MOPS_ACCESS_LOG; DATA/access.log)\n"
             "  --log-level LEVEL    debug, info, warn, error (MOPS_LOG_LEVEL; info)\n"
             "  --log-format FORMAT  text or json (MOPS_LOG_FORMAT; text)\n"
+            "  --max-rows N         rows in one inference request (MOPS_MAX_ROWS; 10000)\n"
+            "  --prediction-queue SIZE  memory of the queue to the prediction log\n"
+            "                       (MOPS_PREDICTION_QUEUE; 16MiB; 0 turns the log off)\n"
+            "  --log-sample N       once that queue is 3/4 full keep 1 prediction in N\n"
+            "                       (MOPS_LOG_SAMPLE; 10)\n"
+            "  --shadow-workers N   threads running shadow versions (MOPS_SHADOW_WORKERS; 2)\n"
+            "  --job-threads N      scoring threads of a batch job (MOPS_JOB_THREADS; 1)\n"
             "  --config FILE        read 'key = value' lines (MOPS_CONFIG); keys are the\n"
             "                       option names with '_' for '-': data, listen, db, ...\n"
             "  -h, --help           show this help\n\n"
@@ -124,6 +132,13 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
         [S_ACCESS_LOG] = {"access_log", "MOPS_ACCESS_LOG", "access-log", NULL, NULL},
         [S_LOG_LEVEL] = {"log_level", "MOPS_LOG_LEVEL", "log-level", NULL, NULL},
         [S_LOG_FORMAT] = {"log_format", "MOPS_LOG_FORMAT", "log-format", NULL, NULL},
+        [S_MAX_ROWS] = {"max_rows", "MOPS_MAX_ROWS", "max-rows", NULL, NULL},
+        [S_PREDICTION_QUEUE] = {"prediction_queue", "MOPS_PREDICTION_QUEUE", "prediction-queue",
+                                NULL, NULL},
+        [S_LOG_SAMPLE] = {"log_sample", "MOPS_LOG_SAMPLE", "log-sample", NULL, NULL},
+        [S_SHADOW_WORKERS] = {"shadow_workers", "MOPS_SHADOW_WORKERS", "shadow-workers", NULL,
+                              NULL},
+        [S_JOB_THREADS] = {"job_threads", "MOPS_JOB_THREADS", "job-threads", NULL, NULL},
     };
     struct option opts[S_COUNT + 3];
     for (int i = 0; i < S_COUNT; i++)
@@ -178,6 +193,11 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     cfg->threads = ncpu * 2 > 4 ? (int)ncpu * 2 : 4;
     cfg->max_body = 1 << 20;
     cfg->max_upload = (int64_t)2 << 30;
+    cfg->max_rows = 10000;
+    cfg->prediction_queue = (int64_t)16 << 20;
+    cfg->log_sample = 10;
+    cfg->shadow_workers = 2;
+    cfg->job_threads = 1;
     if (st[S_THREADS].value && (rc = to_int64(&st[S_THREADS], 0, 1, 1024, &v, err)) == 0)
         cfg->threads = (int)v;
     if (rc == 0 && st[S_MAX_BODY].value &&
@@ -186,6 +206,21 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     if (rc == 0 && st[S_MAX_UPLOAD].value &&
         (rc = to_int64(&st[S_MAX_UPLOAD], 1, 1, (int64_t)1 << 40, &v, err)) == 0)
         cfg->max_upload = v;
+    if (rc == 0 && st[S_MAX_ROWS].value &&
+        (rc = to_int64(&st[S_MAX_ROWS], 0, 1, 100000000, &v, err)) == 0)
+        cfg->max_rows = v;
+    if (rc == 0 && st[S_PREDICTION_QUEUE].value &&
+        (rc = to_int64(&st[S_PREDICTION_QUEUE], 1, 0, (int64_t)1 << 40, &v, err)) == 0)
+        cfg->prediction_queue = v;
+    if (rc == 0 && st[S_LOG_SAMPLE].value &&
+        (rc = to_int64(&st[S_LOG_SAMPLE], 0, 1, 1000000, &v, err)) == 0)
+        cfg->log_sample = (int)v;
+    if (rc == 0 && st[S_SHADOW_WORKERS].value &&
+        (rc = to_int64(&st[S_SHADOW_WORKERS], 0, 0, 64, &v, err)) == 0)
+        cfg->shadow_workers = (int)v;
+    if (rc == 0 && st[S_JOB_THREADS].value &&
+        (rc = to_int64(&st[S_JOB_THREADS], 0, 1, 256, &v, err)) == 0)
+        cfg->job_threads = (int)v;
     if (rc == 0 && strcmp(cfg->log_format, "text") && strcmp(cfg->log_format, "json"))
         rc = mops_err_set(err, MOPS_EINVAL, "log_format \"%.20s\" must be text or json",
                           cfg->log_format);

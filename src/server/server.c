@@ -20,7 +20,9 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/http.h"
+#include "notify/notify.h"
 #include "registry/registry.h"
+#include "serve/serve.h"
 #include "store/store.h"
 
 /* Split "host:port", "[v6]:port", ":port" or "port". */
@@ -122,7 +124,15 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
                       .max_upload = cfg->max_upload};
     store_t *st = NULL;
     http_server_t *http = NULL;
-    int applied = 0;
+    int applied = 0, serving = 0;
+    serve_options_t so = SERVE_OPTIONS_INIT;
+    so.max_rows = cfg->max_rows;
+    so.queue_bytes = cfg->prediction_queue;
+    so.log_sample = cfg->log_sample;
+    so.shadow_workers = cfg->shadow_workers;
+    so.job_threads = cfg->job_threads;
+    so.version = MOPS_VERSION;
+    notify_t *notify = NULL;
     if ((rc = store_open(cfg->db, &st, err)) != 0 || (rc = store_migrate(st, &applied, err)) != 0 ||
         (rc = registry_artifacts_init(&env, err)) != 0 ||
         (rc = bootstrap(st, &env, err)) != 0 ||
@@ -138,10 +148,17 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Serving threads start before HTTP and stop after it, before the
+     * store closes. */
+    if ((rc = serve_start(st, &env, &so, err)) != 0)
+        goto out;
+    serving = 1;
     http_config_t hc = {.host = host, .port = port, .threads = cfg->threads,
                         .max_body = cfg->max_body, .max_upload = cfg->max_upload,
                         .access_log_fd = log_fd, .store = st, .env = &env};
-    if ((rc = http_server_start(&hc, &http, err)) != 0)
+    /* The webhook delivery thread inherits the blocked stop signals. */
+    if ((rc = notify_start(st, &env, &notify, err)) != 0 ||
+        (rc = http_server_start(&hc, &http, err)) != 0)
         goto out;
     int bound = http_server_port(http);
     int v6 = strchr(host, ':') != NULL;
@@ -156,6 +173,10 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     http_server_stop(http, 10000);
     mops_info("server: stopped");
 out:
+    if (serving)
+        serve_stop();
+    auth_cache_flush();
+    notify_stop(notify);
     store_close(st);
     if (log_fd > 2)
         close(log_fd);

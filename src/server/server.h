@@ -22,6 +22,11 @@ typedef struct server_config {
     char *access_log;  /* access_log:  --access-log FILE|-|off (DATA/access.log) */
     char *log_level;   /* log_level:   --log-level debug|info|warn|error (info) */
     char *log_format;  /* log_format:  --log-format text|json (text) */
+    int64_t max_rows;  /* max_rows:    --max-rows N, MOPS_MAX_ROWS (10000) */
+    int64_t prediction_queue; /* prediction_queue: --prediction-queue SIZE (16MiB; 0: off) */
+    int log_sample;    /* log_sample:  --log-sample N (10) */
+    int shadow_workers;/* shadow_workers: --shadow-workers N (2) */
+    int job_threads;   /* job_threads: --job-threads N (1) */
 } server_config_t;
 
 /* Fill cfg from argv (argv[0] is "server"), the environment and the config

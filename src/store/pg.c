@@ -285,6 +285,7 @@ static const store_ops_t pg_ops = {
     .conn_close = pg_conn_close,
     .exec_raw = pg_exec_raw,
     .begin_sql = "BEGIN; SELECT pg_advisory_xact_lock(" PG_WRITER_LOCK ")",
+    .append_begin_sql = "BEGIN",
     .prepare = pg_prepare,
     .bind_int = pg_bind_int,
     .bind_text = pg_bind_text,

@@ -159,6 +159,12 @@ static int sq_step(store_stmt_t *s, mops_err_t *err)
     return map_error(db, sqlite3_extended_errcode(db), err);
 }
 
+static int sq_reset(store_stmt_t *s)
+{
+    sqlite3_reset(ST(s)); /* returns the last step's error, already reported */
+    return sqlite3_clear_bindings(ST(s)) == SQLITE_OK ? 0 : -1;
+}
+
 static int64_t sq_changes(store_stmt_t *s)
 {
     return ((sqlite_stmt_t *)s)->changes;
@@ -210,6 +216,7 @@ static const store_ops_t sqlite_ops = {
     .conn_close = sq_conn_close,
     .exec_raw = sq_exec_raw,
     .begin_sql = "BEGIN IMMEDIATE",
+    .append_begin_sql = "BEGIN IMMEDIATE",
     .prepare = sq_prepare,
     .bind_int = sq_bind_int,
     .bind_text = sq_bind_text,
@@ -217,6 +224,7 @@ static const store_ops_t sqlite_ops = {
     .bind_null = sq_bind_null,
     .bind_blob = sq_bind_blob,
     .step = sq_step,
+    .reset = sq_reset,
     .changes = sq_changes,
     .col_is_null = sq_col_is_null,
     .col_int = sq_col_int,

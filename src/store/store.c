@@ -102,14 +102,32 @@ void store_conn_release(store_conn_t *c)
 
 /* ------------------------------------------------------------ transactions */
 
-int store_begin(store_conn_t *c, mops_err_t *err)
+static int begin_with(store_conn_t *c, const char *sql, mops_err_t *err)
 {
     if (c->in_tx)
         return mops_err_set(err, MOPS_EINTERNAL, "store: transaction already open");
-    int rc = c->st->ops->exec_raw(c, c->st->ops->begin_sql, err);
+    int rc = c->st->ops->exec_raw(c, sql, err);
     if (rc == 0)
         c->in_tx = 1;
     return rc;
+}
+
+int store_begin(store_conn_t *c, mops_err_t *err)
+{
+    atomic_fetch_add(&c->st->writers_waiting, 1);
+    int rc = begin_with(c, c->st->ops->begin_sql, err);
+    atomic_fetch_sub(&c->st->writers_waiting, 1);
+    return rc;
+}
+
+int store_begin_append(store_conn_t *c, mops_err_t *err)
+{
+    return begin_with(c, c->st->ops->append_begin_sql, err);
+}
+
+int store_writers_waiting(const store_t *st)
+{
+    return atomic_load(&st->writers_waiting);
 }
 
 int store_commit(store_conn_t *c, mops_err_t *err)
@@ -375,6 +393,194 @@ int store_sql_query(store_conn_t *c, const store_sql_t *q, store_stmt_t **out, m
     }
     *out = s;
     return 0;
+}
+
+/* ------------------------------------------------------- rows in bulk */
+
+typedef struct row_value {
+    char type; /* 'i', 'd', 'n', 't', 'b' ('I' is stored as 'i' or 'n') */
+    int64_t i;
+    double d;
+    size_t off, len; /* text (NUL included) and blobs, in bytes */
+} row_value_t;
+
+struct store_rows {
+    store_conn_t *conn;
+    char *into;
+    int columns, per_statement, pending;
+    store_stmt_t *one;   /* backends that keep statements: the row's, prepared once */
+    row_value_t *values; /* the others: per_statement * columns copied values */
+    mops_buf_t bytes;
+    char *full_sql; /* ... and the statement for per_statement rows, built once */
+    int64_t sent;
+};
+
+static char *rows_sql(const store_rows_t *r, int rows)
+{
+    mops_buf_t b = MOPS_BUF_INIT;
+    mops_buf_puts(&b, r->into);
+    mops_buf_puts(&b, " VALUES ");
+    for (int i = 0; i < rows; i++) {
+        mops_buf_puts(&b, i ? ", (" : "(");
+        for (int j = 0; j < r->columns; j++)
+            mops_buf_puts(&b, j ? ", ?" : "?");
+        mops_buf_putc(&b, ')');
+    }
+    return mops_buf_detach(&b);
+}
+
+store_rows_t *store_rows_new(store_conn_t *c, const char *into, int columns, int per_statement)
+{
+    store_rows_t *r = mops_xcalloc(1, sizeof *r);
+    r->conn = c;
+    r->into = mops_xstrdup(into);
+    r->columns = columns > 0 ? columns : 1;
+    r->per_statement = c->st->ops->reset ? 1 : per_statement > 0 ? per_statement : 1;
+    if (!c->st->ops->reset)
+        r->values =
+            mops_xcalloc((size_t)r->per_statement * (size_t)r->columns, sizeof *r->values);
+    return r;
+}
+
+void store_rows_free(store_rows_t *r)
+{
+    if (!r)
+        return;
+    store_finalize(r->one);
+    free(r->into);
+    free(r->values);
+    free(r->full_sql);
+    mops_buf_release(&r->bytes);
+    free(r);
+}
+
+int64_t store_rows_sent(const store_rows_t *r)
+{
+    return r->sent;
+}
+
+/* Step a bound statement to its end. */
+static int run_bound(store_stmt_t *s, mops_err_t *err)
+{
+    int rc;
+    while ((rc = store_step(s, err)) == STORE_ROW)
+        ;
+    return rc == STORE_DONE ? 0 : rc;
+}
+
+/* Bind and run one row through the kept statement. */
+static int rows_send_one(store_rows_t *r, mops_err_t *err, const char *types, va_list ap)
+{
+    const store_ops_t *ops = r->conn->st->ops;
+    int rc = 0;
+    if (!r->one) {
+        char *sql = rows_sql(r, 1);
+        rc = ops->prepare(r->conn, sql, &r->one, err);
+        free(sql);
+        if (rc != 0) {
+            r->one = NULL;
+            return rc;
+        }
+        r->one->conn = r->conn;
+    }
+    if ((rc = bind_args(r->one, types, ap, err)) == 0 && (rc = run_bound(r->one, err)) == 0)
+        r->sent++;
+    ops->reset(r->one);
+    return rc;
+}
+
+int store_rows_flush(store_rows_t *r, mops_err_t *err)
+{
+    int rows = r->pending;
+    if (!rows)
+        return 0;
+    r->pending = 0;
+    char *partial = NULL;
+    const char *sql;
+    if (rows == r->per_statement) {
+        if (!r->full_sql)
+            r->full_sql = rows_sql(r, rows);
+        sql = r->full_sql;
+    } else {
+        sql = partial = rows_sql(r, rows);
+    }
+    const store_ops_t *ops = r->conn->st->ops;
+    store_stmt_t *s;
+    int rc = ops->prepare(r->conn, sql, &s, err);
+    free(partial);
+    if (rc == 0) {
+        s->conn = r->conn;
+        for (int k = 0; k < rows * r->columns && rc == 0; k++) {
+            const row_value_t *v = &r->values[k];
+            const char *p = r->bytes.data ? r->bytes.data + v->off : "";
+            switch (v->type) {
+            case 'i': rc = ops->bind_int(s, k + 1, v->i); break;
+            case 'd': rc = ops->bind_double(s, k + 1, v->d); break;
+            case 't': rc = ops->bind_text(s, k + 1, p); break;
+            case 'b': rc = ops->bind_blob(s, k + 1, p, v->len); break;
+            default: rc = ops->bind_null(s, k + 1); break;
+            }
+            if (rc != 0)
+                rc = mops_err_set(err, MOPS_EINTERNAL, "store: cannot bind parameter %d", k + 1);
+        }
+        if (rc == 0)
+            rc = run_bound(s, err);
+        store_finalize(s);
+    }
+    mops_buf_reset(&r->bytes);
+    if (rc == 0)
+        r->sent += rows;
+    return rc;
+}
+
+/* Copy one row's values for a multi-row statement. */
+static int rows_copy(store_rows_t *r, mops_err_t *err, const char *types, va_list args)
+{
+    row_value_t *row = &r->values[(size_t)r->pending * (size_t)r->columns];
+    va_list ap;
+    va_copy(ap, args);
+    int rc = 0;
+    for (int j = 0; j < r->columns && rc == 0; j++) {
+        row_value_t *v = &row[j];
+        memset(v, 0, sizeof *v);
+        v->type = types[j];
+        if (types[j] == 'b') {
+            const void *p = va_arg(ap, const void *);
+            v->len = va_arg(ap, size_t);
+            v->off = r->bytes.len;
+            mops_buf_append(&r->bytes, p, v->len);
+            continue;
+        }
+        store_arg_t a = arg_from(types[j], &ap);
+        v->i = a.i;
+        v->d = a.d;
+        if (a.type == 'I' || (a.type == 't' && !a.t)) {
+            v->type = a.type == 'I' && a.i ? 'i' : 'n';
+        } else if (a.type == 't') {
+            v->off = r->bytes.len;
+            mops_buf_append(&r->bytes, a.t, strlen(a.t) + 1);
+        } else if (a.type != 'i' && a.type != 'd' && a.type != 'n') {
+            rc = mops_err_set(err, MOPS_EINTERNAL, "store: bad bind type '%c'", a.type);
+        }
+    }
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+    if (++r->pending == r->per_statement)
+        return store_rows_flush(r, err);
+    return 0;
+}
+
+int store_rows_add(store_rows_t *r, mops_err_t *err, const char *types, ...)
+{
+    if (!types || (int)strlen(types) != r->columns)
+        return mops_err_set(err, MOPS_EINTERNAL, "store: %d columns but bind types \"%s\"",
+                            r->columns, types ? types : "");
+    va_list ap;
+    va_start(ap, types);
+    int rc = r->values ? rows_copy(r, err, types, ap) : rows_send_one(r, err, types, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* -------------------------------------------------------------- migrations */

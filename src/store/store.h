@@ -66,6 +66,15 @@ void store_rollback(store_conn_t *c);
 int store_in_tx(const store_conn_t *c);
 /* End a write: commit when rc is 0, roll back otherwise; the final code. */
 int store_end(store_conn_t *c, int rc, mops_err_t *err);
+/* A write transaction that only appends rows nothing else reads to write
+ * (logs): on PostgreSQL it does not take the writers' lock, so it neither
+ * waits for nor delays other writers; SQLite has one lock for all writers. */
+int store_begin_append(store_conn_t *c, mops_err_t *err);
+/* Threads of this process waiting in store_begin for the writers' lock. A
+ * bulk writer that runs transaction after transaction (the prediction log)
+ * pauses while there are any: SQLite's waiting writers poll, and would
+ * otherwise rarely find the lock free. */
+int store_writers_waiting(const store_t *st);
 
 /* Prepare sql and bind its `?` parameters from a type string and varargs:
  *   'i' int64_t, 'I' int64_t where 0 binds NULL (optional ids),
@@ -110,6 +119,25 @@ void store_sql_add(store_sql_t *q, const char *fragment, const char *types, ...)
 void store_sql_release(store_sql_t *q);
 /* Prepare and bind; free *out with store_finalize. */
 int store_sql_query(store_conn_t *c, const store_sql_t *q, store_stmt_t **out, mops_err_t *err);
+
+/* Many rows into one table, for writers of thousands of rows a second
+ * (the prediction log), where a statement per row would spend most of its
+ * time parsing SQL (SQLite) or waiting for round trips (PostgreSQL).
+ * `into` is "INSERT INTO t (a, b, c)" with `columns` columns;
+ * store_rows_add binds one row (types as store_query, one letter per
+ * column). With SQLite each row is sent at once through one statement
+ * prepared for the batch's life; with PostgreSQL rows are copied and sent
+ * `per_statement` to a statement, the rest by store_rows_flush. After an
+ * error, roll back: rows not yet sent are discarded. A batch belongs to the
+ * connection it was made on; free it before releasing the connection. */
+typedef struct store_rows store_rows_t;
+
+store_rows_t *store_rows_new(store_conn_t *c, const char *into, int columns, int per_statement);
+int store_rows_add(store_rows_t *r, mops_err_t *err, const char *types, ...);
+int store_rows_flush(store_rows_t *r, mops_err_t *err);
+/* Rows sent since store_rows_new. */
+int64_t store_rows_sent(const store_rows_t *r);
+void store_rows_free(store_rows_t *r);
 
 /* Advance the cursor: STORE_ROW, STORE_DONE, or a negative error code.
  * A unique or foreign-key violation is MOPS_ECONFLICT. */

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 
 #include "store/store.h"
 
@@ -17,7 +18,8 @@ typedef struct store_ops {
     void (*conn_close)(store_conn_t *c);
     /* Execute a statement with no parameters and no rows (BEGIN, DDL). */
     int (*exec_raw)(store_conn_t *c, const char *sql, mops_err_t *err);
-    const char *begin_sql; /* how a write transaction starts */
+    const char *begin_sql;        /* how a write transaction starts */
+    const char *append_begin_sql; /* ... one that only appends (store_begin_append) */
     int (*prepare)(store_conn_t *c, const char *sql, store_stmt_t **out, mops_err_t *err);
     int (*bind_int)(store_stmt_t *s, int idx, int64_t v);
     int (*bind_text)(store_stmt_t *s, int idx, const char *v);
@@ -25,6 +27,8 @@ typedef struct store_ops {
     int (*bind_null)(store_stmt_t *s, int idx);
     int (*bind_blob)(store_stmt_t *s, int idx, const void *p, size_t n);
     int (*step)(store_stmt_t *s, mops_err_t *err);
+    /* Ready a statement to run again with new bindings (NULL: not kept). */
+    int (*reset)(store_stmt_t *s);
     int64_t (*changes)(store_stmt_t *s);
     int (*col_is_null)(store_stmt_t *s, int col);
     int64_t (*col_int)(store_stmt_t *s, int col);
@@ -43,6 +47,7 @@ struct store {
     char *uri;
     pthread_mutex_t lock;
     store_conn_t *idle; /* pool of idle connections */
+    atomic_int writers_waiting;
     void *backend;      /* backend-private state */
 };
 

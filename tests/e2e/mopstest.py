@@ -344,6 +344,26 @@ class Server:
         return self.ok("POST", "/api/v1/models/%s/%s/versions" % (team, model), spec, token=token)
 
 
+def on_terminal(args, env, timeout=120):
+    """Run args with stderr on a pseudo-terminal (progress bars show only
+    there); returns (exit status, what it wrote to stderr)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return p.wait(timeout=timeout * SLOW), out.decode(errors="replace")
+
+
 def _read_response(f):
     """One HTTP response from a socket file: (status, payload, headers)."""
     line = f.readline()
@@ -390,13 +410,34 @@ class TestCase(unittest.TestCase):
 
     def assertError(self, result, status, code=None, says=None):
         """result is http()'s tuple: check status, error code and that the
-        message mentions `says`."""
+        message mentions `says`. The Open Inference Protocol's endpoints
+        (/v2) answer {"error": "message"}: their code is the status's."""
         st, body, _ = result
         self.assertEqual(st, status, body)
         self.assertIsInstance(body, dict, body)
         self.assertIn("error", body)
+        if isinstance(body["error"], str):
+            if code:
+                self.assertIn(code, OIP_CODES.get(status, ()), body)
+            if says:
+                self.assertIn(says, body["error"], body)
+            return body["error"]
         if code:
             self.assertEqual(body["error"]["code"], code, body)
         if says:
             self.assertIn(says, body["error"]["message"], body)
         return body["error"]["message"]
+
+
+# The codes an error of each status may have, for answers in the Open
+# Inference Protocol's shape, which carry none.
+OIP_CODES = {400: ("invalid_argument",), 401: ("unauthenticated",), 403: ("forbidden",),
+             404: ("not_found",), 405: ("method_not_allowed",),
+             409: ("conflict", "failed_precondition"), 413: ("too_large",),
+             415: ("unsupported_media_type",), 503: ("unavailable",)}
+
+
+def error_message(body):
+    """The message of an error answer in either shape."""
+    err = body["error"]
+    return err if isinstance(err, str) else err["message"]

@@ -125,3 +125,17 @@ def assert_close(test, ours, ref, float32, what, rtol=RTOL):
         i = tuple(bad[0])
         test.fail("%s: %d of %d outputs differ beyond %g relative; first at %s: mops %r, library %r"
                   % (what, len(bad), ours.size, rtol, i, ours[i], ref[i]))
+
+
+def small_xgboost(path, names=("a", "b", "c", "d"), seed=0, rounds=3, objective="binary:logistic"):
+    """Train a small XGBoost model on len(names) named features and save it
+    as XGBoost JSON at path (for tests that need a model that serves).
+    Returns the training rows (float32)."""
+    import xgboost as xgb
+    X, y = classification(n=200, features=len(names), seed=seed, nan_frac=0)
+    params = {"objective": objective, "max_depth": 3, "seed": seed}
+    if objective.startswith("reg:"):
+        y = X[:, 0] * 2.0 + X[:, 1]
+    xgb.train(params, xgb.DMatrix(X, label=y, feature_names=list(names)),
+              num_boost_round=rounds).save_model(path)
+    return X

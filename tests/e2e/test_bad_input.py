@@ -11,23 +11,37 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
 import mopstest
+import runtime_common
 
 q = lambda s: urllib.parse.quote(s, safe="")  # noqa: E731
 M = "/api/v1/models/fraud/churn"
 MODEL_PATH = "/api/v1/models/:team/:model"
+VP = MODEL_PATH + "/versions/:version"
+CARD_FIELDS = ["intended_use", "out_of_scope_uses", "training_data", "evaluation",
+               "limitations", "ethical_considerations", "owner", "business_kpi"]
+POLICY = "name: %s\nteam: %s\nrules:\n  - rule: freshness\n    max_age_days: 30\n"
+XGB_MODEL = mopstest.read(os.path.join(mopstest.SRC, "..", "tests", "fuzz", "corpus", "xgboost",
+                                       "binary_logistic.json"))
+HOLDOUT = b"a,b,c,d,y\n1,2,3,4,1\n0,0,0,0,0\n"
 
 # Every JSON-body endpoint: where to send it, a body it accepts, the type of
 # each field it knows and which are required. Each bad body below differs
 # from the valid one in one way only, and the valid ones are sent last to
 # prove they are.
 STR, INT, BOOL, OBJ, STRS, ARR = "string", "integer", "boolean", "object", "strings", "array"
-D = "/api/v1/datasets/fraud/d"
+DSET = "/api/v1/datasets/fraud/d"
 DS_PATH = "/api/v1/datasets/:team/:dataset"
 DV_PATH = DS_PATH + "/versions/:version"
+D = "/api/v1/deployments/dep"
+OIP = {"id": "r-1", "inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64",
+                                "data": [0.5, -1.0, 2.0, 0.25]}],
+       "outputs": [{"name": "predict"}], "parameters": {"k": "v"}}
+OIP_FIELDS = {"id": STR, "parameters": OBJ, "inputs": ARR, "outputs": ARR}
 JSON_ROUTES = {
     ("POST", "/api/v1/teams"): ("/api/v1/teams", {"name": "t-new", "description": "d"},
                                 {"name": STR, "description": STR}, ["name"]),
@@ -70,23 +84,23 @@ JSON_ROUTES = {
     ("POST", "/api/v1/datasets"): (
         "/api/v1/datasets", {"team": "fraud", "name": "d-new", "description": "d", "tags": ["x"]},
         {"team": STR, "name": STR, "description": STR, "tags": STRS}, ["team", "name"]),
-    ("PATCH", DS_PATH): (D, {"description": "d2", "tags": ["y"]},
+    ("PATCH", DS_PATH): (DSET, {"description": "d2", "tags": ["y"]},
                          {"description": STR, "tags": STRS}, []),
     ("POST", DS_PATH + "/versions"): (
-        D + "/versions", {"sha256": None, "description": "d", "source_uri": "s3://b/k.csv",
+        DSET + "/versions", {"sha256": None, "description": "d", "source_uri": "s3://b/k.csv",
                           "tags": ["t"], "schema": {"columns": [
                               {"name": "a", "type": "integer", "nullable": False},
                               {"name": "b", "type": "string"}]},
                           "column_tags": {"b": ["pii:email"]}},
         {"sha256": STR, "description": STR, "source_uri": STR, "tags": STRS, "schema": OBJ,
          "column_tags": OBJ}, ["sha256"]),
-    ("PATCH", DV_PATH): (D + "/versions/1", {"description": "d", "tags": ["t"]},
+    ("PATCH", DV_PATH): (DSET + "/versions/1", {"description": "d", "tags": ["t"]},
                          {"description": STR, "tags": STRS}, []),
-    ("PUT", DV_PATH + "/column-tags"): (D + "/versions/1/column-tags",
+    ("PUT", DV_PATH + "/column-tags"): (DSET + "/versions/1/column-tags",
                                         {"columns": {"b": ["pii:email"]}, "approve": True},
                                         {"columns": OBJ, "approve": BOOL}, ["columns"]),
     ("PUT", DS_PATH + "/suite"): (
-        D + "/suite", {"expectations": [{"expectation_type": "expect_column_to_exist",
+        DSET + "/suite", {"expectations": [{"expectation_type": "expect_column_to_exist",
                                          "kwargs": {"column": "a"}}],
                        "name": "s", "expectation_suite_name": "s", "meta": {}},
         {"expectations": ARR, "name": STR, "expectation_suite_name": STR, "meta": OBJ},
@@ -96,7 +110,64 @@ JSON_ROUTES = {
                                   "relation": "validated-on", "detail": {"by": "test"}},
         {"model": STR, "dataset": STR, "relation": STR, "detail": OBJ},
         ["model", "dataset", "relation"]),
+    ("POST", "/api/v1/deployments"): (
+        "/api/v1/deployments", {"name": "d-new", "team": "fraud", "description": "d",
+                                "primary": {"model": "sm", "version": 1}, "canaries": [],
+                                "shadows": []},
+        {"name": STR, "team": STR, "description": STR, "primary": OBJ, "canaries": ARR,
+         "shadows": ARR}, ["name", "team", "primary"]),
+    ("PATCH", "/api/v1/deployments/:name"): (
+        D, {"description": "d2"}, {"description": STR, "primary": OBJ, "canaries": ARR,
+                                   "shadows": ARR, "promote": OBJ, "if_revision": INT}, []),
+    ("POST", "/api/v1/deployments/:name/rollback"): (
+        D + "/rollback", {"revision": 1}, {"revision": INT, "if_revision": INT}, []),
+    ("POST", "/api/v1/deployments/:name/predict"): (
+        D + "/predict", {"instances": [{"a": 1.5}], "parameters": {"k": 1}},
+        {"instances": ARR, "parameters": OBJ}, ["instances"]),
+    ("POST", "/v2/models/:name/infer"): ("/v2/models/dep/infer", OIP, OIP_FIELDS, ["inputs"]),
+    ("POST", "/v2/models/:name/versions/:version/infer"): (
+        "/v2/models/sm/versions/1/infer", OIP, OIP_FIELDS, ["inputs"]),
+    ("POST", "/api/v1/jobs"): (
+        "/api/v1/jobs", {"team": "fraud", "model": "sm", "version": 1, "input": None,
+                         "outputs": ["value"], "keep": ["a"]},
+        {"team": STR, "model": STR, "deployment": STR, "input": OBJ, "outputs": STRS,
+         "keep": STRS}, ["input"]),
+    # Governance: each move has a version of its own (see World).
+    ("POST", VP + "/transitions"): (
+        M + "/versions/6/transitions", {"to": "in_review", "reason": "look"},
+        {"to": STR, "reason": STR, "replacement": INT, "deprecate_others": BOOL},
+        ["to", "reason"]),
+    ("POST", VP + "/reviews"): (M + "/versions/3/reviews", {"comment": "please"},
+                                {"comment": STR}, []),
+    ("POST", VP + "/approvals"): (M + "/versions/4/approvals", {"comment": "fine"},
+                                  {"comment": STR}, []),
+    ("POST", VP + "/rejections"): (M + "/versions/5/rejections", {"comment": "no"},
+                                   {"comment": STR}, ["comment"]),
+    ("PUT", VP + "/card"): (
+        M + "/versions/1/card", {k: "text" for k in CARD_FIELDS}, {k: STR for k in CARD_FIELDS},
+        []),
+    ("POST", "/api/v1/policies"): (
+        "/api/v1/policies", {"source": POLICY % ("fresh", "fraud"), "format": "yaml"},
+        {"source": STR, "format": STR}, ["source"]),
+    ("PUT", "/api/v1/policies/:scope/:name"): (
+        "/api/v1/policies/fraud/base", {"source": POLICY % ("base", "fraud"), "format": "yaml"},
+        {"source": STR, "format": STR}, ["source"]),
+    ("POST", "/api/v1/teams/:team/webhooks"): (
+        "/api/v1/teams/fraud/webhooks",
+        {"name": "h-new", "url": "http://127.0.0.1:9/x", "events": ["ping"], "secret": "s",
+         "max_attempts": 1, "backoff_ms": 100, "enabled": False},
+        {"name": STR, "url": STR, "events": STRS, "secret": STR, "max_attempts": INT,
+         "backoff_ms": INT, "enabled": BOOL}, ["name", "url"]),
+    ("PATCH", "/api/v1/teams/:team/webhooks/:name"): (
+        "/api/v1/teams/fraud/webhooks/h0",
+        {"url": "http://127.0.0.1:9/y", "events": ["review."], "secret": "t", "max_attempts": 2,
+         "backoff_ms": 200, "enabled": False},
+        {"url": STR, "events": STRS, "secret": STR, "max_attempts": INT, "backoff_ms": INT,
+         "enabled": BOOL}, []),
 }
+
+# Streamed bodies and the content type each takes.
+STREAM_TYPES = {("POST", VP + "/validations"): "text/csv"}
 
 # Values of the wrong type for each expected type.
 WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
@@ -129,13 +200,50 @@ class World:
         # uploaded for the next version
         srv.ok("POST", "/api/v1/datasets", {"team": "fraud", "name": "d"})
         for data in (b"a,b\n1,x\n", b"a,b\n2,y\n"):
-            sha = srv.ok("POST", D + "/uploads", raw=data,
+            sha = srv.ok("POST", DSET + "/uploads", raw=data,
                          content_type="application/octet-stream")["sha256"]
-            srv.ok("POST", D + "/versions", {"sha256": sha})
-        self.dsha = srv.ok("POST", D + "/uploads", raw=b"a,b\n3,z\n",
+            srv.ok("POST", DSET + "/versions", {"sha256": sha})
+        self.dsha = srv.ok("POST", DSET + "/uploads", raw=b"a,b\n3,z\n",
                            content_type="application/octet-stream")["sha256"]
-        srv.ok("PUT", D + "/suite", {"expectations": []})
-        self.vid = srv.ok("POST", D + "/versions/1/validations")["id"]
+        srv.ok("PUT", DSET + "/suite", {"expectations": []})
+        self.vid = srv.ok("POST", DSET + "/versions/1/validations")["id"]
+        # serving: a model that runs, a deployment with two revisions, a job
+        srv.ok("POST", "/api/v1/models", {"team": "fraud", "name": "sm", "risk_tier": "low"})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "sm.json")
+            runtime_common.small_xgboost(path)
+            srv.version("fraud", "sm", data=mopstest.read(path), format="xgboost-json")
+        srv.ok("POST", "/api/v1/deployments", {"name": "dep", "team": "fraud",
+                                               "primary": {"model": "sm", "version": 1}})
+        srv.ok("PATCH", D, {"description": "second revision"})
+        self.csv_sha = srv.ok("POST", "/api/v1/jobs/inputs/fraud", raw=b"a,b,c,d\n1,2,3,4\n",
+                              content_type="application/octet-stream")["sha256"]
+        self.job = srv.ok("POST", "/api/v1/jobs", {"team": "fraud", "model": "sm",
+                                                   "input": {"upload": self.csv_sha}})["id"]
+        deadline = time.time() + 30 * mopstest.SLOW
+        while srv.ok("GET", "/api/v1/jobs/%d" % self.job)["status"] != "succeeded":
+            assert time.time() < deadline, "the job did not finish"
+            time.sleep(0.05)
+        # Governance. Versions 3-6 by alice: 3 and 6 drafts, 4 and 5 in
+        # review; 7 one the runtime executes, validated once; 8 retired. A
+        # policy, a webhook taking pings only.
+        for _ in range(4):
+            srv.version("fraud", "churn", data=os.urandom(16), token=self.alice)
+        for v in (4, 5):
+            srv.ok("POST", M + "/versions/%d/reviews" % v, {}, token=self.alice)
+        exe = srv.ok("POST", M + "/versions", {"artifact_sha256": srv.upload("fraud", "churn",
+                                                                             XGB_MODEL),
+                                               "format": "xgboost-json"})
+        self.validation = srv.ok("POST", M + "/versions/%d/validations?label=y" % exe["version"],
+                                 raw=HOLDOUT, content_type="text/csv")["id"]
+        srv.version("fraud", "churn", data=b"to retire", token=self.alice)
+        srv.ok("POST", M + "/versions/8/reviews", {}, token=self.alice)
+        srv.ok("POST", M + "/versions/8/approvals", {})
+        for to in ("staging", "production", "deprecated", "retired"):
+            srv.ok("POST", M + "/versions/8/transitions", {"to": to, "reason": "setup"})
+        srv.ok("POST", "/api/v1/policies", {"source": POLICY % ("base", "fraud")})
+        srv.ok("POST", "/api/v1/teams/fraud/webhooks", {"name": "h0", "url": "http://127.0.0.1:9/h",
+                                                        "events": ["ping"], "max_attempts": 1})
 
     def targets(self):
         """A request for every route that succeeds as it stands (and, for
@@ -167,26 +275,76 @@ class World:
             ("GET", "/api/v1/audit"): ("/api/v1/audit", None, None),
             ("GET", "/api/v1/audit/verify"): ("/api/v1/audit/verify", None, None),
             ("GET", "/api/v1/datasets"): ("/api/v1/datasets", None, None),
-            ("GET", DS_PATH): (D, None, None),
-            ("POST", DS_PATH + "/archive"): (D + "/archive", None, None),
-            ("POST", DS_PATH + "/uploads"): (D + "/uploads", b"a,b\n4,w\n",
+            ("GET", DS_PATH): (DSET, None, None),
+            ("POST", DS_PATH + "/archive"): (DSET + "/archive", None, None),
+            ("POST", DS_PATH + "/uploads"): (DSET + "/uploads", b"a,b\n4,w\n",
                                              "application/octet-stream"),
-            ("GET", DS_PATH + "/versions"): (D + "/versions", None, None),
-            ("GET", DV_PATH): (D + "/versions/1", None, None),
-            ("POST", DV_PATH + "/archive"): (D + "/versions/2/archive", None, None),
-            ("GET", DV_PATH + "/data"): (D + "/versions/1/data", None, None),
-            ("GET", DV_PATH + "/sample"): (D + "/versions/1/sample", None, None),
-            ("GET", DV_PATH + "/profile"): (D + "/versions/1/profile", None, None),
-            ("GET", DV_PATH + "/diff"): (D + "/versions/2/diff", None, None),
-            ("GET", DS_PATH + "/suite"): (D + "/suite", None, None),
-            ("POST", DV_PATH + "/validations"): (D + "/versions/1/validations", None, None),
-            ("GET", DV_PATH + "/validations"): (D + "/versions/1/validations", None, None),
-            ("GET", DV_PATH + "/validations/:id"): (D + "/versions/1/validations/%d" % self.vid,
+            ("GET", DS_PATH + "/versions"): (DSET + "/versions", None, None),
+            ("GET", DV_PATH): (DSET + "/versions/1", None, None),
+            ("POST", DV_PATH + "/archive"): (DSET + "/versions/2/archive", None, None),
+            ("GET", DV_PATH + "/data"): (DSET + "/versions/1/data", None, None),
+            ("GET", DV_PATH + "/sample"): (DSET + "/versions/1/sample", None, None),
+            ("GET", DV_PATH + "/profile"): (DSET + "/versions/1/profile", None, None),
+            ("GET", DV_PATH + "/diff"): (DSET + "/versions/2/diff", None, None),
+            ("GET", DS_PATH + "/suite"): (DSET + "/suite", None, None),
+            ("POST", DV_PATH + "/validations"): (DSET + "/versions/1/validations", None, None),
+            ("GET", DV_PATH + "/validations"): (DSET + "/versions/1/validations", None, None),
+            ("GET", DV_PATH + "/validations/:id"): (DSET + "/versions/1/validations/%d" % self.vid,
                                                     None, None),
             ("GET", "/api/v1/lineage/datasets/:team/:dataset/versions/:version"): (
                 "/api/v1/lineage/datasets/fraud/d/versions/1", None, None),
             ("GET", "/api/v1/lineage/models/:team/:model/versions/:version"): (
                 "/api/v1/lineage/models/fraud/churn/versions/1", None, None),
+            ("GET", "/api/v1/deployments"): ("/api/v1/deployments", None, None),
+            ("GET", "/api/v1/deployments/:name"): (D, None, None),
+            ("DELETE", "/api/v1/deployments/:name"): (D, None, None),
+            ("GET", "/api/v1/deployments/:name/history"): (D + "/history", None, None),
+            ("GET", "/api/v1/deployments/:name/stats"): (D + "/stats", None, None),
+            ("GET", "/v2/health/live"): ("/v2/health/live", None, None),
+            ("GET", "/v2/health/ready"): ("/v2/health/ready", None, None),
+            ("GET", "/v2"): ("/v2", None, None),
+            ("GET", "/v2/models/:name"): ("/v2/models/dep", None, None),
+            ("GET", "/v2/models/:name/versions/:version"): ("/v2/models/dep/versions/1", None,
+                                                            None),
+            ("GET", "/v2/models/:name/ready"): ("/v2/models/dep/ready", None, None),
+            ("GET", "/v2/models/:name/versions/:version/ready"): (
+                "/v2/models/sm/versions/1/ready", None, None),
+            ("POST", "/api/v1/jobs/inputs/:team"): ("/api/v1/jobs/inputs/fraud", b"a,b\n1,2\n",
+                                                    "application/octet-stream"),
+            ("GET", "/api/v1/jobs"): ("/api/v1/jobs", None, None),
+            ("GET", "/api/v1/jobs/:id"): ("/api/v1/jobs/%d" % self.job, None, None),
+            ("POST", "/api/v1/jobs/:id/cancel"): ("/api/v1/jobs/%d/cancel" % self.job, None,
+                                                  None),
+            ("GET", "/api/v1/jobs/:id/result"): ("/api/v1/jobs/%d/result" % self.job, None,
+                                                 None),
+            ("GET", "/api/v1/governance/lifecycle"): ("/api/v1/governance/lifecycle", None, None),
+            ("GET", "/api/v1/governance/reviews-due"): ("/api/v1/governance/reviews-due", None,
+                                                        None),
+            ("GET", VP + "/transitions"): (M + "/versions/8/transitions", None, None),
+            ("GET", VP + "/reviews"): (M + "/versions/4/reviews", None, None),
+            ("GET", VP + "/policy-check"): (M + "/versions/1/policy-check", None, None),
+            ("POST", VP + "/validations"): (M + "/versions/7/validations?label=y", HOLDOUT,
+                                            "text/csv"),
+            ("GET", VP + "/validations"): (M + "/versions/7/validations", None, None),
+            ("GET", VP + "/validations/:id"): (M + "/versions/7/validations/%d" % self.validation,
+                                               None, None),
+            ("GET", VP + "/card"): (M + "/versions/1/card", None, None),
+            ("GET", VP + "/retirement"): (M + "/versions/8/retirement", None, None),
+            ("GET", MODEL_PATH + "/report"): (M + "/report", None, None),
+            ("GET", "/api/v1/reports/inventory"): ("/api/v1/reports/inventory", None, None),
+            ("GET", "/api/v1/policies"): ("/api/v1/policies", None, None),
+            ("GET", "/api/v1/policies/:scope/:name"): ("/api/v1/policies/fraud/base", None, None),
+            ("POST", "/api/v1/policies/:scope/:name/archive"): (
+                "/api/v1/policies/fraud/base/archive", None, None),
+            ("GET", "/api/v1/teams/:team/webhooks"): ("/api/v1/teams/fraud/webhooks", None, None),
+            ("GET", "/api/v1/teams/:team/webhooks/:name"): ("/api/v1/teams/fraud/webhooks/h0",
+                                                            None, None),
+            ("DELETE", "/api/v1/teams/:team/webhooks/:name"): (
+                "/api/v1/teams/fraud/webhooks/h0", None, None),
+            ("POST", "/api/v1/teams/:team/webhooks/:name/ping"): (
+                "/api/v1/teams/fraud/webhooks/h0/ping", None, None),
+            ("GET", "/api/v1/teams/:team/deliveries"): ("/api/v1/teams/fraud/deliveries", None,
+                                                        None),
         }
         for key, (path, body, _, _) in JSON_ROUTES.items():
             t[key] = (path, self.valid(key), "application/json")
@@ -198,6 +356,8 @@ class World:
             body["artifact_sha256"] = self.sha
         if "sha256" in body:
             body["sha256"] = self.dsha
+        if "input" in body:
+            body["input"] = {"upload": self.csv_sha}
         return body
 
 
@@ -335,9 +495,11 @@ class BadInput(mopstest.TestCase):
                                           content_type=ct, chunked=chunked, token=srv.admin)
                         self.refused(got, 415, "application/json", code="unsupported_media_type")
             elif r["body"] == "STREAM":
-                for ct in (None, "application/json", "text/plain", "multipart/form-data"):
+                want = STREAM_TYPES.get(key, "application/octet-stream")
+                for ct in (None, "application/json", "text/plain", "multipart/form-data",
+                           "text/csv" if want != "text/csv" else "application/octet-stream"):
                     self.refused(srv.request(key[0], path, body=body, content_type=ct,
-                                             token=srv.admin), 415, "application/octet-stream")
+                                             token=srv.admin), 415, want)
             else:
                 # a body where none belongs is refused, not ignored: the
                 # request would otherwise have acted
@@ -431,8 +593,8 @@ class BadInput(mopstest.TestCase):
             ("POST", "/api/v1/tokens", {"name": "x", "user": "@"}, "no user named"),
             ("GET", "/api/v1/datasets/fraud/@", None, "no dataset named"),
             ("GET", "/api/v1/datasets/@/d", None, "no team named"),
-            ("GET", D + "/versions/@", None, "has no version"),
-            ("POST", D + "/versions/@/validations", None, "has no version"),
+            ("GET", DSET + "/versions/@", None, "has no version"),
+            ("POST", DSET + "/versions/@/validations", None, "has no version"),
         ]
         for name in BAD_NAMES:
             for method, path, body, says in creates + lookups:
@@ -464,7 +626,7 @@ class BadInput(mopstest.TestCase):
             got = srv.request("GET", "/api/v1/models?" + query, token=srv.admin)
             self.assertEqual((got[0], got[1]["items"]), (200, []), query)
         self.assertEqual(srv.state(), self.base)
-        self.assertEqual(len(srv.ok("GET", "/api/v1/models")["items"]), 3)
+        self.assertEqual(len(srv.ok("GET", "/api/v1/models")["items"]), 4)  # with sm
 
     def check_path(self, method, path, body, name, status, says):
         """A hostile name, percent-encoded into the path: the status and
@@ -574,13 +736,16 @@ class BadInput(mopstest.TestCase):
             token = None if r["public"] else srv.admin
             for query, says in (("bogus=1", '"bogus"'), ("bogus", '"bogus"'),
                                 ("Limit=5", '"Limit"'), ("a%62c=1", '"abc"')):
-                got = srv.request(key[0], path + "?" + query, body=json.dumps(body).encode()
+                got = srv.request(key[0], path + ("&" if "?" in path else "?") + query,
+                                  body=json.dumps(body).encode()
                                   if isinstance(body, dict) else body, content_type=ctype,
                                   token=token)
                 self.refused(got, 400, "unknown query parameter", says)
         lists = {"/api/v1/models": True, M + "/versions": True, "/api/v1/audit": False,
-                 "/api/v1/datasets": True, D + "/versions": True,
-                 D + "/versions/1/validations": False}
+                 "/api/v1/datasets": True, DSET + "/versions": True,
+                 DSET + "/versions/1/validations": False,
+                 "/api/v1/deployments": False, "/api/v1/jobs": False, D + "/history": False,
+                 "/api/v1/teams/fraud/deliveries": False}
         for path, has_archived in lists.items():
             bad = [("limit=0", "limit"), ("limit=abc", "limit"), ("limit=-1", "limit"),
                    ("limit=1001", "limit"), ("limit=", "limit"), ("limit", "limit"),

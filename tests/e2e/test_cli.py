@@ -4,7 +4,6 @@ subcommand, exit status 0 / 1 (failure, message on stderr) / 2 (usage),
 long transfers only when stderr is a terminal."""
 import json
 import os
-import pty
 import re
 import subprocess
 
@@ -48,15 +47,31 @@ class Help(mopstest.TestCase):
                     self.assertIn("usage: mops %s %s" % (cmd, sub), p.stdout)
         self.assertEqual(dict(cmds)["model"], ["create", "list", "show", "update", "archive"])
         self.assertEqual(dict(cmds)["version"],
-                         ["upload", "list", "show", "download", "alias", "update", "archive"])
+                         ["upload", "list", "show", "download", "alias", "update", "archive",
+                          "transition", "promote", "retire", "history"])
         self.assertEqual(dict(cmds)["audit"], ["list", "verify"])
+        self.assertEqual(dict(cmds)["review"], ["request", "approve", "reject", "list", "due"])
+        self.assertEqual(dict(cmds)["policy"],
+                         ["create", "update", "list", "show", "check", "archive"])
+        self.assertEqual(dict(cmds)["card"], ["show", "edit"])
+        self.assertEqual(dict(cmds)["webhook"],
+                         ["create", "list", "show", "update", "delete", "ping", "deliveries"])
+        for single in ("validate", "report"):  # commands without subcommands
+            self.assertEqual(dict(cmds)[single], [])
         p = run("--version")
         self.assertRegex(p.stdout, r"^mops \d+\.\d+\.\d+")
 
     def test_usage_errors_exit_2(self):
         for args in (["frobnicate"], ["model"], ["model", "frob"], ["model", "list", "--frob"],
                      ["model", "show"], ["model", "show", "no-slash"], ["version", "upload",
-                     "t/m"], ["token", "create"], ["team", "add-member", "t", "u"]):
+                     "t/m"], ["token", "create"], ["team", "add-member", "t", "u"],
+                     ["validate", "t/m", "1"], ["validate", "t/m", "1", "--data", "x.csv"],
+                     ["report"], ["report", "--all", "t/m"], ["report", "t/m", "--html", "--json"],
+                     ["version", "transition", "t/m", "1", "staging"],
+                     ["version", "retire", "t/m", "1"], ["review", "reject", "t/m", "1"],
+                     ["policy", "check", "t/m"], ["policy", "show", "noslash"],
+                     ["card", "edit", "t/m", "1"], ["card", "show", "t/m", "1", "--format", "pdf"],
+                     ["webhook", "create", "t", "h"]):
             p = run(*args, env={"MOPS_URL": "http://127.0.0.1:9"})
             self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
             self.assertTrue(p.stderr.strip(), args)
@@ -74,10 +89,19 @@ class Reads(mopstest.TestCase):
         srv.team("t")
         srv.ok("POST", "/api/v1/models", {"team": "t", "name": "m", "risk_tier": "low"})
         srv.version("t", "m")
+        srv.ok("POST", "/api/v1/policies", {"source": "name: p\nteam: t\nrules:\n"
+                                                      "  - rule: freshness\n    max_age_days: 9\n"})
+        srv.ok("POST", "/api/v1/teams/t/webhooks", {"name": "h", "url": "http://127.0.0.1:9/",
+                                                    "enabled": False})
         reads = [["whoami"], ["team", "list"], ["team", "show", "t"], ["user", "list"],
                  ["user", "show", "admin"], ["token", "list"], ["model", "list"],
                  ["model", "show", "t/m"], ["version", "list", "t/m"],
-                 ["version", "show", "t/m", "1"], ["audit", "list"], ["audit", "verify"]]
+                 ["version", "show", "t/m", "1"], ["audit", "list"], ["audit", "verify"],
+                 ["version", "history", "t/m", "1"], ["review", "list", "t/m", "1"],
+                 ["review", "due"], ["policy", "list"], ["policy", "show", "t/p"],
+                 ["policy", "check", "t/m", "1"], ["validate", "t/m", "1", "--list"],
+                 ["report", "t/m"], ["webhook", "list", "t"], ["webhook", "show", "t", "h"],
+                 ["webhook", "deliveries", "t"]]
         for args in reads:
             p = srv.cli(*args, "--json", token=srv.admin)
             json.loads(p.stdout)  # parses
@@ -129,20 +153,7 @@ class Progress(mopstest.TestCase):
         if not tty:
             p = subprocess.run(args, env=e, capture_output=True, text=True)
             return p.returncode, p.stderr
-        master, slave = pty.openpty()
-        p = subprocess.Popen(args, env=e, stdout=subprocess.DEVNULL, stderr=slave)
-        os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.close(master)
-        return p.wait(), out.decode(errors="replace")
+        return mopstest.on_terminal(args, e)
 
     def test_progress_bar_only_on_a_terminal(self):
         srv = self.server()

@@ -10,10 +10,12 @@ does not know about fails it."""
 import itertools
 import os
 import re
+import tempfile
 import time
 import urllib.parse
 
 import mopstest
+import runtime_common
 
 # ------------------------------------------------------------------ matrix
 
@@ -92,9 +94,73 @@ class World:
         srv.version("beta", "bm", data=b"beta artifact bytes")
         srv.ok("PUT", A + "/aliases/champion", {"version": 1})
         data_world(self)
+        # Serving: a model that runs, a deployment of it, a finished batch job.
+        srv.ok("POST", "/api/v1/models", {"team": "alpha", "name": "sm", "risk_tier": "low"})
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "sm.json")
+            runtime_common.small_xgboost(path, names=FEATURES)
+            model = mopstest.read(path)
+        for _ in range(2):
+            srv.version("alpha", "sm", data=model, format="xgboost-json")
+        srv.ok("POST", "/api/v1/deployments", {"name": "dep", "team": "alpha",
+                                               "primary": {"model": "sm", "version": 1}})
+        srv.ok("PATCH", "/api/v1/deployments/dep", {"description": "two revisions"})
+        self.csv_sha = srv.ok("POST", "/api/v1/jobs/inputs/alpha", raw=CSV,
+                              content_type="application/octet-stream")["sha256"]
+        self.job = self.submit()
+        deadline = time.time() + 30 * mopstest.SLOW
+        while srv.ok("GET", "/api/v1/jobs/%d" % self.job)["status"] != "succeeded":
+            assert time.time() < deadline, "the job did not finish"
+            time.sleep(0.05)
+
+        # Governance: a version the runtime executes, validated once; a
+        # retired version; a policy of alpha and an org-wide one (freshness
+        # rules only: they gate nothing); a webhook that takes pings only.
+        self.tokens = {a.name: a.token for a in self.actors}
+        exe = srv.ok("POST", A + "/versions", {
+            "artifact_sha256": srv.upload("alpha", "m", XGB_MODEL), "format": "xgboost-json"})
+        self.exe = A + "/versions/%d" % exe["version"]
+        self.validation = srv.ok("POST", self.exe + "/validations?label=y", raw=HOLDOUT,
+                                 content_type="text/csv")["id"]
+        self.retired = self.fresh_version("deprecated")
+        srv.ok("POST", self.retired + "/transitions", {"to": "retired", "reason": "done"})
+        srv.ok("POST", "/api/v1/policies", {"source": policy_source("base", "alpha")})
+        srv.ok("POST", "/api/v1/policies", {"source": policy_source("org", None)})
+        srv.ok("POST", "/api/v1/teams/alpha/webhooks", {"name": "h0", "url": DEAD_URL,
+                                                        "events": ["ping"], "max_attempts": 1})
+
+    def submit(self):
+        return self.srv.ok("POST", "/api/v1/jobs", {"team": "alpha", "model": "sm", "version": 1,
+                                                    "input": {"upload": self.csv_sha}})["id"]
 
     def fresh(self, prefix):
         return "%s-%d" % (prefix, next(self.n))
+
+    def fresh_version(self, stage):
+        """A new version of alpha/m written by a-data-scientist (who never
+        decides), moved by admin to stage; its path."""
+        srv, ds = self.srv, self.tokens["a-data-scientist"]
+        v = srv.version("alpha", "m", data=self.fresh("bytes").encode(), token=ds)["version"]
+        path = A + "/versions/%d" % v
+        order = ["draft", "in_review", "approved", "staging", "production", "deprecated"]
+        if order.index(stage) >= 1:
+            srv.ok("POST", path + "/reviews", {}, token=ds)
+        if order.index(stage) >= 2:
+            srv.ok("POST", path + "/approvals", {})
+        for to in order[3:order.index(stage) + 1]:
+            srv.ok("POST", path + "/transitions", {"to": to, "reason": "setup"})
+        return path
+
+    def fresh_policy(self, team):
+        name = self.fresh("p")
+        self.srv.ok("POST", "/api/v1/policies", {"source": policy_source(name, team)})
+        return "/api/v1/policies/%s/%s" % (team or "_global", name)
+
+    def fresh_hook(self):
+        name = self.fresh("h")
+        self.srv.ok("POST", "/api/v1/teams/alpha/webhooks", {"name": name, "url": DEAD_URL,
+                                                             "enabled": False})
+        return "/api/v1/teams/alpha/webhooks/" + name
 
     def token_of(self, user):
         return self.srv.ok("POST", "/api/v1/tokens", {"name": "t", "user": user})["id"]
@@ -119,7 +185,7 @@ def delete_alias(w, a):
     return Req("DELETE", A + "/aliases/tmp")
 
 
-D = "/api/v1/datasets/alpha/d"  # the dataset whose permissions are exercised
+DSET = "/api/v1/datasets/alpha/d"  # the dataset whose permissions are exercised
 DATA_BYTES = b"x,y\n5,6\n"
 SUITE = {"expectations": [{"expectation_type": "expect_column_to_exist",
                            "kwargs": {"column": "x"}}]}
@@ -133,24 +199,68 @@ def data_world(w):
     for team, name in (("alpha", "d"), ("alpha", "arch-d"), ("beta", "bd")):
         srv.ok("POST", "/api/v1/datasets", {"team": team, "name": name})
     for data in (b"x,y\n1,2\n", b"email,n\nann@example.com,1\nbob@example.org,2\n", b"x\n3\n"):
-        sha = srv.ok("POST", D + "/uploads", raw=data,
+        sha = srv.ok("POST", DSET + "/uploads", raw=data,
                      content_type="application/octet-stream")["sha256"]
-        srv.ok("POST", D + "/versions", {"sha256": sha})
-    assert srv.ok("GET", D + "/versions/2")["pii_columns"] == ["email"]
-    w.dsha = srv.ok("POST", D + "/uploads", raw=DATA_BYTES,
+        srv.ok("POST", DSET + "/versions", {"sha256": sha})
+    assert srv.ok("GET", DSET + "/versions/2")["pii_columns"] == ["email"]
+    w.dsha = srv.ok("POST", DSET + "/uploads", raw=DATA_BYTES,
                     content_type="application/octet-stream")["sha256"]
-    srv.ok("PUT", D + "/suite", SUITE)
-    w.vid = srv.ok("POST", D + "/versions/1/validations")["id"]
+    srv.ok("PUT", DSET + "/suite", SUITE)
+    w.vid = srv.ok("POST", DSET + "/versions/1/validations")["id"]
 
 
 def take_pii_tag_off(w, a):
-    w.srv.ok("PUT", D + "/versions/1/column-tags", {"columns": {"y": [w.fresh("pii:t")]}})
-    return Req("PUT", D + "/versions/1/column-tags", {"columns": {"y": []}})
+    w.srv.ok("PUT", DSET + "/versions/1/column-tags", {"columns": {"y": [w.fresh("pii:t")]}})
+    return Req("PUT", DSET + "/versions/1/column-tags", {"columns": {"y": []}})
 
 
 MODEL_PATH = "/api/v1/models/:team/:model"
 DS_PATH = "/api/v1/datasets/:team/:dataset"
 DV_PATH = DS_PATH + "/versions/:version"
+FEATURES = ("a", "b", "c", "d")
+ROW = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32",
+                   "data": [0.5, -1.0, 2.0, 0.25]}]}
+CSV = b"a,b,c,d\n0.5,-1,2,0.25\n1,2,3,4\n"
+D = "/api/v1/deployments/dep"
+
+
+def new_deployment(w, a):
+    return Req("POST", "/api/v1/deployments", {"name": w.fresh("dep"), "team": "alpha",
+                                               "primary": {"model": "sm", "version": 1}})
+
+
+def delete_deployment(w, a):
+    name = w.fresh("gone")
+    w.srv.ok("POST", "/api/v1/deployments", {"name": name, "team": "alpha",
+                                             "primary": {"model": "sm", "version": 1}})
+    return Req("DELETE", "/api/v1/deployments/" + name)
+
+
+def cancel_job(w, a):
+    """A job to cancel; every job has ended first, so that no result file is
+    being written while the state is compared."""
+    jid = w.submit()
+    deadline = time.time() + 30 * mopstest.SLOW
+    while any(j["status"] in ("queued", "running")
+              for j in w.srv.ok("GET", "/api/v1/jobs?limit=1000")["items"]):
+        assert time.time() < deadline, "jobs did not finish"
+        time.sleep(0.02)
+    return Req("POST", "/api/v1/jobs/%d/cancel" % jid)
+
+
+MODEL_PATH = "/api/v1/models/:team/:model"
+VP = MODEL_PATH + "/versions/:version"
+# A small XGBoost model (4 features, no names) and a holdout for it.
+XGB_MODEL = mopstest.read(os.path.join(mopstest.SRC, "..", "tests", "fuzz", "corpus", "xgboost",
+                                       "binary_logistic.json"))
+HOLDOUT = b"a,b,c,d,y\n1,2,3,4,1\n0,0,0,0,0\n-1,0.5,2,-3,1\n"
+DEAD_URL = "http://127.0.0.1:9/nobody"  # refuses connections: deliveries fail at once
+
+
+def policy_source(name, team):
+    return "name: %s\n%srules:\n  - rule: freshness\n    max_age_days: 90\n" % (
+        name, "team: %s\n" % team if team else "")
+
 # Every route of the API, by (method, pattern), with how to exercise it.
 # The test checks this table covers exactly the routes the server declares.
 EXPECT = {
@@ -228,47 +338,47 @@ EXPECT = {
         Case("dataset.write", lambda w, a: Req("POST", "/api/v1/datasets", {
             "team": "alpha", "name": w.fresh("ds")}))],
     ("GET", "/api/v1/datasets"): [Case(None, lambda w, a: Req("GET", "/api/v1/datasets"))],
-    ("GET", DS_PATH): [Case("dataset.read", lambda w, a: Req("GET", D))],
+    ("GET", DS_PATH): [Case("dataset.read", lambda w, a: Req("GET", DSET))],
     ("PATCH", DS_PATH): [
-        Case("dataset.write", lambda w, a: Req("PATCH", D, {"description": w.fresh("d")}))],
+        Case("dataset.write", lambda w, a: Req("PATCH", DSET, {"description": w.fresh("d")}))],
     ("POST", DS_PATH + "/archive"): [
         Case("dataset.write", lambda w, a: Req("POST", "/api/v1/datasets/alpha/arch-d/archive"))],
     ("POST", DS_PATH + "/uploads"): [
-        Case("dataset.write", lambda w, a: Req("POST", D + "/uploads", DATA_BYTES,
+        Case("dataset.write", lambda w, a: Req("POST", DSET + "/uploads", DATA_BYTES,
                                                "application/octet-stream"))],
     ("POST", DS_PATH + "/versions"): [
-        Case("dataset.write", lambda w, a: Req("POST", D + "/versions", {"sha256": w.dsha}))],
+        Case("dataset.write", lambda w, a: Req("POST", DSET + "/versions", {"sha256": w.dsha}))],
     ("GET", DS_PATH + "/versions"): [
-        Case("dataset.read", lambda w, a: Req("GET", D + "/versions"))],
-    ("GET", DV_PATH): [Case("dataset.read", lambda w, a: Req("GET", D + "/versions/1"))],
+        Case("dataset.read", lambda w, a: Req("GET", DSET + "/versions"))],
+    ("GET", DV_PATH): [Case("dataset.read", lambda w, a: Req("GET", DSET + "/versions/1"))],
     ("PATCH", DV_PATH): [
-        Case("dataset.write", lambda w, a: Req("PATCH", D + "/versions/1",
+        Case("dataset.write", lambda w, a: Req("PATCH", DSET + "/versions/1",
                                                {"description": w.fresh("d")}))],
     ("POST", DV_PATH + "/archive"): [
-        Case("dataset.write", lambda w, a: Req("POST", D + "/versions/3/archive"))],
+        Case("dataset.write", lambda w, a: Req("POST", DSET + "/versions/3/archive"))],
     ("GET", DV_PATH + "/data"): [
-        Case("dataset.download", lambda w, a: Req("GET", D + "/versions/1/data")),
+        Case("dataset.download", lambda w, a: Req("GET", DSET + "/versions/1/data")),
         # a version with a PII column
-        Case("dataset.download_pii", lambda w, a: Req("GET", D + "/versions/2/data"))],
+        Case("dataset.download_pii", lambda w, a: Req("GET", DSET + "/versions/2/data"))],
     ("GET", DV_PATH + "/sample"): [
-        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/2/sample"))],
+        Case("dataset.read", lambda w, a: Req("GET", DSET + "/versions/2/sample"))],
     ("GET", DV_PATH + "/profile"): [
-        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/2/profile"))],
+        Case("dataset.read", lambda w, a: Req("GET", DSET + "/versions/2/profile"))],
     ("GET", DV_PATH + "/diff"): [
-        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/2/diff"))],
+        Case("dataset.read", lambda w, a: Req("GET", DSET + "/versions/2/diff"))],
     ("PUT", DV_PATH + "/column-tags"): [
-        Case("dataset.write", lambda w, a: Req("PUT", D + "/versions/1/column-tags",
+        Case("dataset.write", lambda w, a: Req("PUT", DSET + "/versions/1/column-tags",
                                                {"columns": {"x": [w.fresh("t")]}})),
         Case("dataset.classify", take_pii_tag_off)],
-    ("PUT", DS_PATH + "/suite"): [Case("dataset.write", lambda w, a: Req("PUT", D + "/suite",
+    ("PUT", DS_PATH + "/suite"): [Case("dataset.write", lambda w, a: Req("PUT", DSET + "/suite",
                                                                          SUITE))],
-    ("GET", DS_PATH + "/suite"): [Case("dataset.read", lambda w, a: Req("GET", D + "/suite"))],
+    ("GET", DS_PATH + "/suite"): [Case("dataset.read", lambda w, a: Req("GET", DSET + "/suite"))],
     ("POST", DV_PATH + "/validations"): [
-        Case("dataset.write", lambda w, a: Req("POST", D + "/versions/1/validations"))],
+        Case("dataset.write", lambda w, a: Req("POST", DSET + "/versions/1/validations"))],
     ("GET", DV_PATH + "/validations"): [
-        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/1/validations"))],
+        Case("dataset.read", lambda w, a: Req("GET", DSET + "/versions/1/validations"))],
     ("GET", DV_PATH + "/validations/:id"): [
-        Case("dataset.read", lambda w, a: Req("GET", D + "/versions/1/validations/%d" % w.vid))],
+        Case("dataset.read", lambda w, a: Req("GET", DSET + "/versions/1/validations/%d" % w.vid))],
     ("GET", "/api/v1/lineage/datasets/:team/:dataset/versions/:version"): [
         Case("dataset.read", lambda w, a: Req("GET", "/api/v1/lineage/datasets/alpha/d/versions/1"))],
     ("GET", "/api/v1/lineage/models/:team/:model/versions/:version"): [
@@ -276,9 +386,145 @@ EXPECT = {
     ("POST", "/api/v1/lineage/links"): [
         Case("version.write", lambda w, a: Req("POST", "/api/v1/lineage/links", {
             "model": "alpha/m@1", "dataset": "dataset:alpha/d@1", "relation": "validated-on"}))],
+    ("GET", "/api/v1/governance/lifecycle"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/governance/lifecycle"))],
+    ("GET", "/api/v1/governance/reviews-due"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/governance/reviews-due"))],
+    ("POST", VP + "/transitions"): [
+        Case("review.request", lambda w, a: Req("POST", w.fresh_version("draft") + "/transitions",
+                                                {"to": "in_review", "reason": "look"})),
+        Case("review.decide", lambda w, a: Req(
+            "POST", w.fresh_version("in_review") + "/transitions",
+            {"to": "rejected", "reason": "no"})),
+        Case("stage.staging", lambda w, a: Req("POST", w.fresh_version("approved") +
+                                               "/transitions", {"to": "staging", "reason": "c"})),
+        Case("stage.production", lambda w, a: Req(
+            "POST", w.fresh_version("staging") + "/transitions",
+            {"to": "production", "reason": "go"})),
+        Case("version.retire", lambda w, a: Req(
+            "POST", w.fresh_version("deprecated") + "/transitions",
+            {"to": "retired", "reason": "old", "replacement": 1}))],
+    ("GET", VP + "/transitions"): [
+        Case("model.read", lambda w, a: Req("GET", w.retired + "/transitions"))],
+    ("POST", VP + "/reviews"): [
+        Case("review.request", lambda w, a: Req("POST", w.fresh_version("draft") + "/reviews",
+                                                {"comment": "please"}))],
+    ("GET", VP + "/reviews"): [Case("model.read", lambda w, a: Req("GET", w.retired + "/reviews"))],
+    ("POST", VP + "/approvals"): [
+        Case("review.decide", lambda w, a: Req("POST", w.fresh_version("in_review") +
+                                               "/approvals", {"comment": "fine"}))],
+    ("POST", VP + "/rejections"): [
+        Case("review.decide", lambda w, a: Req("POST", w.fresh_version("in_review") +
+                                               "/rejections", {"comment": "no"}))],
+    ("GET", VP + "/policy-check"): [
+        Case("model.read", lambda w, a: Req("GET", A + "/versions/1/policy-check"))],
+    ("POST", VP + "/validations"): [
+        Case("validation.run", lambda w, a: Req("POST", w.exe + "/validations?label=y", HOLDOUT,
+                                                "text/csv"))],
+    ("GET", VP + "/validations"): [
+        Case("model.read", lambda w, a: Req("GET", w.exe + "/validations"))],
+    ("GET", VP + "/validations/:id"): [
+        Case("model.read", lambda w, a: Req("GET", w.exe + "/validations/%d" % w.validation))],
+    ("GET", VP + "/card"): [
+        Case("model.read", lambda w, a: Req("GET", A + "/versions/1/card?format=html"))],
+    ("PUT", VP + "/card"): [
+        Case("card.write", lambda w, a: Req("PUT", A + "/versions/1/card",
+                                            {"intended_use": w.fresh("use")}))],
+    ("GET", VP + "/retirement"): [
+        Case("model.read", lambda w, a: Req("GET", w.retired + "/retirement"))],
+    ("GET", MODEL_PATH + "/report"): [Case("report.read", lambda w, a: Req("GET", A + "/report"))],
+    ("GET", "/api/v1/reports/inventory"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/reports/inventory")),
+        Case("report.read", lambda w, a: Req("GET", "/api/v1/reports/inventory?team=alpha"))],
+    ("POST", "/api/v1/policies"): [
+        Case("policy.write", lambda w, a: Req("POST", "/api/v1/policies", {
+            "source": policy_source(w.fresh("p"), "alpha")})),
+        Case("policy.global", lambda w, a: Req("POST", "/api/v1/policies", {
+            "source": policy_source(w.fresh("p"), None)}))],
+    ("GET", "/api/v1/policies"): [Case(None, lambda w, a: Req("GET", "/api/v1/policies"))],
+    ("GET", "/api/v1/policies/:scope/:name"): [
+        Case("policy.read", lambda w, a: Req("GET", "/api/v1/policies/alpha/base")),
+        Case(None, lambda w, a: Req("GET", "/api/v1/policies/_global/org"))],
+    ("PUT", "/api/v1/policies/:scope/:name"): [
+        Case("policy.write", lambda w, a: Req("PUT", "/api/v1/policies/alpha/base", {
+            "source": policy_source("base", "alpha")})),
+        Case("policy.global", lambda w, a: Req("PUT", "/api/v1/policies/_global/org", {
+            "source": policy_source("org", None)}))],
+    ("POST", "/api/v1/policies/:scope/:name/archive"): [
+        Case("policy.write", lambda w, a: Req("POST", w.fresh_policy("alpha") + "/archive")),
+        Case("policy.global", lambda w, a: Req("POST", w.fresh_policy(None) + "/archive"))],
+    ("POST", "/api/v1/teams/:team/webhooks"): [
+        Case("webhook.manage", lambda w, a: Req("POST", "/api/v1/teams/alpha/webhooks", {
+            "name": w.fresh("h"), "url": DEAD_URL, "enabled": False}))],
+    ("GET", "/api/v1/teams/:team/webhooks"): [
+        Case("webhook.read", lambda w, a: Req("GET", "/api/v1/teams/alpha/webhooks"))],
+    ("GET", "/api/v1/teams/:team/webhooks/:name"): [
+        Case("webhook.read", lambda w, a: Req("GET", "/api/v1/teams/alpha/webhooks/h0"))],
+    ("PATCH", "/api/v1/teams/:team/webhooks/:name"): [
+        Case("webhook.manage", lambda w, a: Req("PATCH", "/api/v1/teams/alpha/webhooks/h0",
+                                                {"backoff_ms": 100 + next(w.n)}))],
+    ("DELETE", "/api/v1/teams/:team/webhooks/:name"): [
+        Case("webhook.manage", lambda w, a: Req("DELETE", w.fresh_hook()))],
+    ("POST", "/api/v1/teams/:team/webhooks/:name/ping"): [
+        Case("webhook.manage", lambda w, a: Req("POST", "/api/v1/teams/alpha/webhooks/h0/ping"))],
+    ("GET", "/api/v1/teams/:team/deliveries"): [
+        Case("webhook.read", lambda w, a: Req("GET", "/api/v1/teams/alpha/deliveries"))],
     ("GET", "/api/v1/audit"): [Case(None, lambda w, a: Req("GET", "/api/v1/audit"))],
     ("GET", "/api/v1/audit/verify"): [
         Case("audit.verify", lambda w, a: Req("GET", "/api/v1/audit/verify"))],
+    # serving: deployments
+    ("POST", "/api/v1/deployments"): [Case("deployment.write", new_deployment)],
+    ("GET", "/api/v1/deployments"): [Case(None, lambda w, a: Req("GET", "/api/v1/deployments"))],
+    ("GET", "/api/v1/deployments/:name"): [Case("deployment.read", lambda w, a: Req("GET", D))],
+    ("PATCH", "/api/v1/deployments/:name"): [
+        Case("deployment.write", lambda w, a: Req("PATCH", D, {"description": w.fresh("d")}))],
+    ("DELETE", "/api/v1/deployments/:name"): [Case("deployment.write", delete_deployment)],
+    ("POST", "/api/v1/deployments/:name/rollback"): [
+        Case("deployment.write", lambda w, a: Req("POST", D + "/rollback", {}))],
+    ("GET", "/api/v1/deployments/:name/history"): [
+        Case("deployment.read", lambda w, a: Req("GET", D + "/history"))],
+    ("GET", "/api/v1/deployments/:name/stats"): [
+        Case("deployment.read", lambda w, a: Req("GET", D + "/stats"))],
+    # serving: inference, on a deployment or on a model addressed directly
+    ("POST", "/api/v1/deployments/:name/predict"): [
+        Case("deployment.infer", lambda w, a: Req("POST", D + "/predict",
+                                                  {"instances": [{"a": 1, "b": 2}]}))],
+    ("POST", "/v2/models/:name/infer"): [
+        Case("deployment.infer", lambda w, a: Req("POST", "/v2/models/dep/infer", ROW)),
+        Case("deployment.infer", lambda w, a: Req("POST", "/v2/models/sm/infer", ROW))],
+    ("POST", "/v2/models/:name/versions/:version/infer"): [
+        Case("deployment.infer",
+             lambda w, a: Req("POST", "/v2/models/dep/versions/1/infer", ROW)),
+        Case("deployment.infer",
+             lambda w, a: Req("POST", "/v2/models/sm/versions/2/infer", ROW))],
+    ("GET", "/v2/health/live"): "public",
+    ("GET", "/v2/health/ready"): "public",
+    ("GET", "/v2"): [Case(None, lambda w, a: Req("GET", "/v2"))],
+    ("GET", "/v2/models/:name"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm"))],
+    ("GET", "/v2/models/:name/versions/:version"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep/versions/1")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm/versions/1"))],
+    ("GET", "/v2/models/:name/ready"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep/ready")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm/ready"))],
+    ("GET", "/v2/models/:name/versions/:version/ready"): [
+        Case("deployment.read", lambda w, a: Req("GET", "/v2/models/dep/versions/1/ready")),
+        Case("model.read", lambda w, a: Req("GET", "/v2/models/sm/versions/2/ready"))],
+    # serving: batch jobs
+    ("POST", "/api/v1/jobs/inputs/:team"): [
+        Case("job.run", lambda w, a: Req("POST", "/api/v1/jobs/inputs/alpha", CSV,
+                                         "application/octet-stream"))],
+    ("POST", "/api/v1/jobs"): [
+        Case("job.run", lambda w, a: Req("POST", "/api/v1/jobs", {
+            "team": "alpha", "model": "sm", "input": {"upload": w.csv_sha}}))],
+    ("GET", "/api/v1/jobs"): [Case(None, lambda w, a: Req("GET", "/api/v1/jobs"))],
+    ("GET", "/api/v1/jobs/:id"): [
+        Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d" % w.job))],
+    ("POST", "/api/v1/jobs/:id/cancel"): [Case("job.run", cancel_job)],
+    ("GET", "/api/v1/jobs/:id/result"): [
+        Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d/result" % w.job))],
 }
 
 
@@ -332,7 +578,9 @@ class Permissions(mopstest.TestCase):
                          "EXPECT names routes the server does not have")
         public = sorted(k for k, r in declared.items() if r["public"])
         self.assertEqual(public, sorted(k for k, v in EXPECT.items() if v == "public"))
-        self.assertEqual(public, [("GET", "/healthz")])
+        # health probes: the server's and the inference protocol's
+        self.assertEqual(public, [("GET", "/healthz"), ("GET", "/v2/health/live"),
+                                  ("GET", "/v2/health/ready")])
         # Every permission is exercised, except audit.read, which filters
         # the audit list rather than refusing (test_team_isolation).
         used = {c.perm for v in EXPECT.values() if v != "public" for c in v}
@@ -401,8 +649,9 @@ class Permissions(mopstest.TestCase):
         self.assertTrue(verify["ok"], verify)
         self.assertGreaterEqual(verify["entries"], len(denied))
         # the public endpoint needs nothing and ignores bad credentials
-        self.assertEqual(srv.request("GET", "/healthz")[0], 200)
-        self.assertEqual(srv.request("GET", "/healthz", token="mops_" + "0" * 64)[0], 200)
+        for path in ("/healthz", "/v2/health/live", "/v2/health/ready"):
+            self.assertEqual(srv.request("GET", path)[0], 200)
+            self.assertEqual(srv.request("GET", path, token="mops_" + "0" * 64)[0], 200)
 
     def test_every_role_against_every_permission(self):
         srv = self.server()
@@ -473,17 +722,22 @@ class Permissions(mopstest.TestCase):
                 got = send(srv, req, token=outsider.token)
                 self.assertError(got, 404, "not_found")
                 for ghost in ("zeta", "gamma"):  # no such team; a team without the outsider
-                    fake = Req(req.method, re.sub(r"/alpha(?=/|$)", "/" + ghost, req.path),
+                    fake = Req(req.method, re.sub(r"(?<=/|=)alpha(?=/|&|$)", ghost, req.path),
                                req.body, req.content_type)
                     if isinstance(req.body, dict):  # "team": "alpha", "alpha/m@1"...
                         fake.body = {k: re.sub(r"^(dataset:)?alpha(?=/|$)",
                                                lambda m: (m.group(1) or "") + ghost, v)
                                      if isinstance(v, str) else v
                                      for k, v in req.body.items()}
+                    if isinstance(req.body, dict) and req.body.get("team") == "alpha":
+                        fake.body = dict(req.body, team=ghost)
+                    if isinstance(req.body, dict) and "team: alpha" in req.body.get("source", ""):
+                        fake.body = dict(req.body, source=req.body["source"].replace(
+                            "team: alpha", "team: " + ghost))
                     ref = send(srv, fake, token=outsider.token)
                     self.assertEqual(
-                        (got[0], got[1]["error"]["message"].replace("alpha", ghost)),
-                        (ref[0], ref[1]["error"]["message"]), req.path)
+                        (got[0], mopstest.error_message(got[1]).replace("alpha", ghost)),
+                        (ref[0], mopstest.error_message(ref[1])), req.path)
 
         # lists show only one's own teams' objects
         insider = next(a for a in w.actors if a.name == "a-viewer")

@@ -1,7 +1,7 @@
 /*
  * test_store.c — the store interface on a real SQLite file and on a real
  * PostgreSQL server: migrations, typed binds, conflicts, transactions,
- * serialised writers, refusal of a newer schema.
+ * serialised writers, rows in bulk, refusal of a newer schema.
  */
 #include <pthread.h>
 #include <sys/stat.h>
@@ -172,6 +172,89 @@ static void test_serialised_writers(void **state)
     store_conn_release(c);
 }
 
+/* Rows in bulk: several per statement, NULLs ('I' 0, 'n'), text and blobs
+ * copied, the remainder sent by the flush, an error discarding the batch. */
+static void test_rows_in_bulk(void **state)
+{
+    fixture_t *f = *state;
+    SKIP_WITHOUT_STORE(f);
+    mops_err_t err;
+    store_conn_t *c;
+    assert_int_equal(store_conn_acquire(f->st, &c, &err), 0);
+    assert_int_equal(store_writers_waiting(f->st), 0);
+    store_rows_t *rows = store_rows_new(
+        c, "INSERT INTO prediction_log (ts, request_id, team_id, deployment_id, version_id, role, "
+        "n_rows, n_features, n_outputs, inputs, cpu_ns, wall_us, bytes_in, bytes_out, agree, "
+        "max_abs_diff)",
+        16, 3);
+    assert_int_equal(store_begin_append(c, &err), 0);
+    for (int i = 0; i < 7; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "req-%d", i);
+        double in[2] = {i, -0.5 * i};
+        const char *types = i % 2 ? "itiIitiiibiiiiid" : "itiIitiiibiiiinn";
+        /* Even rows: no deployment ('I' 0) and no agreement ('n' reads no
+         * argument: the two last are left unread). */
+        assert_int_equal(store_rows_add(rows, &err, types, (int64_t)i, id, (int64_t)1,
+                                        (int64_t)(i % 2 ? 9 : 0), (int64_t)3, "primary",
+                                        (int64_t)1, (int64_t)2, (int64_t)1, in, sizeof in,
+                                        (int64_t)5, (int64_t)6, (int64_t)7, (int64_t)8,
+                                        (int64_t)1, 0.25 * i),
+                         0);
+        /* SQLite sends each row through its kept statement; PostgreSQL
+         * three to a statement. */
+        assert_int_equal(store_rows_sent(rows), store_kind(f->st) == STORE_SQLITE ? i + 1
+                                                : i + 1 >= 6                      ? 6
+                                                : i + 1 >= 3                      ? 3
+                                                                                  : 0);
+    }
+    assert_int_equal(store_rows_flush(rows, &err), 0);
+    assert_int_equal(store_rows_sent(rows), 7);
+    assert_int_equal(store_rows_flush(rows, &err), 0); /* nothing pending */
+    assert_int_equal(store_commit(c, &err), 0);
+
+    int64_t n = -1;
+    assert_int_equal(store_query_int(c, &n, &err, "SELECT count(*) FROM prediction_log WHERE "
+                                     "deployment_id IS NULL AND agree IS NULL", NULL), 0);
+    assert_int_equal(n, 4);
+    store_stmt_t *s;
+    assert_int_equal(store_query(c, &s, &err, "SELECT request_id, inputs, deployment_id, "
+                                 "max_abs_diff FROM prediction_log WHERE ts = 5", NULL), 0);
+    assert_int_equal(store_step(s, &err), STORE_ROW);
+    assert_string_equal(store_col_text(s, 0), "req-5");
+    size_t len = 0;
+    const double *back = store_col_blob(s, 1, &len);
+    assert_int_equal(len, 2 * sizeof(double));
+    double got[2];
+    memcpy(got, back, sizeof got);
+    assert_true(got[0] == 5 && got[1] == -2.5);
+    assert_int_equal(store_col_int(s, 2), 9);
+    assert_true(store_col_double(s, 3) == 1.25);
+    store_finalize(s);
+
+    /* Wrong arity is refused at once; a row the database refuses (NULL
+     * request id) fails the statement, and the batch is discarded. */
+    assert_int_equal(store_rows_add(rows, &err, "it"), MOPS_EINTERNAL);
+    assert_int_equal(store_begin_append(c, &err), 0);
+    assert_int_equal(store_rows_add(rows, &err, "itiIitiiibiiiinn", (int64_t)100, "ok",
+                                    (int64_t)1, (int64_t)0, (int64_t)3, "primary", (int64_t)1,
+                                    (int64_t)2, (int64_t)1, "", (size_t)0, (int64_t)5, (int64_t)6,
+                                    (int64_t)7, (int64_t)8),
+                     0);
+    int rc = store_rows_add(rows, &err, "itiIitiiibiiiinn", (int64_t)101, NULL, (int64_t)1,
+                            (int64_t)0, (int64_t)3, "primary", (int64_t)1, (int64_t)2, (int64_t)1,
+                            "", (size_t)0, (int64_t)5, (int64_t)6, (int64_t)7, (int64_t)8);
+    if (rc == 0)
+        rc = store_rows_flush(rows, &err);
+    assert_true(rc < 0);
+    store_rollback(c);
+    assert_int_equal(store_rows_flush(rows, &err), 0);
+    assert_int_equal(store_query_int(c, &n, &err, "SELECT count(*) FROM prediction_log", NULL), 0);
+    assert_int_equal(n, 7);
+    store_rows_free(rows);
+    store_conn_release(c);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     fixture_t *f = *state;
@@ -218,6 +301,7 @@ int main(void)
         TU_BOTH(test_types_and_conflicts),
         TU_BOTH(test_transactions),
         TU_BOTH(test_serialised_writers),
+        TU_BOTH(test_rows_in_bulk),
         TU_BOTH(test_newer_schema_refused),
         cmocka_unit_test_setup_teardown(test_sqlite_file_private, tu_setup_sqlite, tu_teardown),
         cmocka_unit_test(test_open_errors),
