@@ -327,6 +327,20 @@ class Server:
         out = self.ok("POST", "/api/v1/tokens", {"name": "test", "user": name})
         return out["token"]
 
+    def promote(self, team, model, version, to="production", token=None):
+        """Take a version through review to `to` (staging or production), as
+        deployments need: production takes primary traffic, staging canary
+        and shadow traffic (docs/governance.md). The approval comes from a
+        second administrator, never the author; returns the version's path."""
+        if not getattr(self, "_approver", None):
+            self._approver = self.user("approver-%d" % os.getpid(), admin=True)
+        path = "/api/v1/models/%s/%s/versions/%s" % (team, model, version)
+        self.ok("POST", path + "/reviews", {}, token=token)
+        self.ok("POST", path + "/approvals", {}, token=self._approver)
+        for stage in ("staging", "production")[:2 if to == "production" else 1]:
+            self.ok("POST", path + "/transitions", {"to": stage, "reason": "test"}, token=token)
+        return path
+
     def team(self, name):
         return self.ok("POST", "/api/v1/teams", {"name": name})
 
