@@ -529,12 +529,41 @@ static void records_answer(mops_buf_t *b, const served_t *s, const char *request
     mops_buf_puts(b, "]}");
 }
 
-/* Put the prediction on the log queue. */
+/* The observers' view of a request served by s (answered when out is not
+ * NULL, failed with status otherwise). */
+static void observe(const mops_ctx_t *ctx, const served_t *s, const serve_call_t *call,
+                    const serve_rows_t *rows, const scored_t *out, size_t bytes_out,
+                    int64_t wall_us, int64_t cpu_ns, int status)
+{
+    const serve_model_t *m = s->model ? s->model : s->cfg->targets[0].model;
+    serve_event_t ev = {.ts_ms = mops_now_ms(), .team_id = m->ref.m.team_id,
+                        .version_id = m->version_id,
+                        .role = s->target ? s->target->role : SERVE_ROLE_DIRECT,
+                        .request_id = ctx->request_id ? ctx->request_id : "",
+                        .n_features = m->info.n_features, .cpu_ns = cpu_ns, .wall_us = wall_us,
+                        .bytes_in = call ? call->bytes_in : 0, .bytes_out = (int64_t)bytes_out,
+                        .status = status};
+    if (s->cfg) {
+        ev.deployment_id = s->cfg->deployment_id;
+        ev.revision = s->cfg->revision;
+    }
+    if (out) {
+        ev.n_rows = out->n;
+        ev.n_outputs = out->width;
+        ev.inputs = rows->x;
+        ev.outputs = out->values;
+    }
+    serve__observe(&ev);
+}
+
+/* Tell the observers, and put the prediction on the log queue. */
 static void account(const mops_ctx_t *ctx, const served_t *s, const serve_call_t *call,
                     const serve_rows_t *rows, const scored_t *out, size_t bytes_out,
                     int64_t wall_us)
 {
     const serve_model_t *m = s->model;
+    int64_t cpu_ns = call ? mops_thread_cpu_ns() - call->cpu_mark_ns : 0;
+    observe(ctx, s, call, rows, out, bytes_out, wall_us, cpu_ns, 0);
     size_t F = m->info.n_features;
     serve_record_t *r = serve__log_reserve(out->n, F, out->width, s->cfg ? s->cfg->stats : NULL);
     if (!r)
@@ -552,7 +581,7 @@ static void account(const mops_ctx_t *ctx, const served_t *s, const serve_call_t
     r->wall_us = wall_us;
     r->bytes_in = call ? call->bytes_in : 0;
     r->bytes_out = (int64_t)bytes_out;
-    r->cpu_ns = call ? mops_thread_cpu_ns() - call->cpu_mark_ns : 0;
+    r->cpu_ns = cpu_ns;
     serve__log_commit(r);
 }
 
@@ -579,6 +608,8 @@ static int run(const mops_ctx_t *ctx, const char *name, const char *version,
     if (rc != 0) {
         if (s.cfg)
             atomic_fetch_add(&s.cfg->stats->errors, 1);
+        observe(ctx, &s, call, NULL, NULL, 0, call ? mops_mono_us() - call->t0_us : 0,
+                call ? mops_thread_cpu_ns() - call->cpu_mark_ns : 0, rc);
         served_release(&s);
         return rc;
     }

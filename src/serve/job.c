@@ -799,6 +799,17 @@ static void job_finish(store_conn_t *db, job_run_t *j, const char *status, const
 {
     mops_err_t err;
     int64_t now = mops_now_ms();
+    if (strcmp(status, "queued") != 0) {
+        int ok = !strcmp(status, "succeeded");
+        serve_event_t ev = {.ts_ms = now, .team_id = j->team_id, .version_id = j->version_id,
+                            .role = SERVE_ROLE_BATCH, .request_id = "", .n_rows = (size_t)j->rows,
+                            .cpu_ns = mops_thread_cpu_ns() - j->cpu0,
+                            .bytes_in = ok ? j->input_size : 0, .bytes_out = ok ? size : 0,
+                            .status = ok ? 0
+                                    : !strcmp(status, "canceled") ? MOPS_ECANCELED
+                                                                  : MOPS_EINTERNAL};
+        serve__observe(&ev);
+    }
     int rc = store_begin(db, &err);
     if (rc == 0 && !strcmp(status, "queued")) {
         /* Stopping: not the job's fault, so the attempt does not count. */

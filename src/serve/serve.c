@@ -47,6 +47,39 @@ int serve_stage_allows(const char *stage, serve_role_t role)
     return strcmp(stage, "retired") != 0;
 }
 
+/* ------------------------------------------------------------ observers */
+
+#define MAX_OBSERVERS 4
+
+/* Written at start-up only, read by every serving thread afterwards. */
+static struct {
+    serve_observer_fn fn;
+    void *arg;
+} observers[MAX_OBSERVERS];
+static int n_observers;
+
+int serve_observer_add(serve_observer_fn fn, void *arg, mops_err_t *err)
+{
+    if (n_observers == MAX_OBSERVERS)
+        return mops_err_set(err, MOPS_EINTERNAL, "more than %d serving observers",
+                            MAX_OBSERVERS);
+    observers[n_observers].fn = fn;
+    observers[n_observers].arg = arg;
+    n_observers++;
+    return 0;
+}
+
+void serve_observers_clear(void)
+{
+    n_observers = 0;
+}
+
+void serve__observe(const serve_event_t *ev)
+{
+    for (int i = 0; i < n_observers; i++)
+        observers[i].fn(ev, observers[i].arg);
+}
+
 /* ------------------------------------------------------------- helpers */
 
 int serve__running(mops_err_t *err)

@@ -94,6 +94,39 @@ const char *serve_role_name(serve_role_t role);
  * until then every stage but "retired" may. */
 int serve_stage_allows(const char *stage, serve_role_t role);
 
+/* ------------------------------------------------------------ observers */
+
+/* What serving tells the modules that watch it (monitoring, FinOps): one
+ * event per answered or failed inference request, per shadow run and per
+ * finished batch job. Every request is seen, whether or not the prediction
+ * log kept it (the log samples and drops under load; observers do not). */
+typedef struct serve_event {
+    int64_t ts_ms;            /* Unix ms */
+    int64_t team_id, deployment_id, revision, version_id; /* 0 when none */
+    serve_role_t role;
+    const char *request_id;   /* "" for batch jobs */
+    size_t n_rows, n_features, n_outputs;
+    const double *inputs;     /* n_rows x n_features, row-major; NULL on failure */
+    const double *outputs;    /* n_rows x n_outputs; NULL on failure */
+    int64_t cpu_ns;           /* the serving thread's CPU time for it */
+    int64_t wall_us;          /* first byte to answer (0 for batch jobs) */
+    int64_t bytes_in, bytes_out;
+    int status;               /* 0 answered, else the request's MOPS_E* code */
+} serve_event_t;
+
+/* Called on the thread that served the request, before its answer is
+ * sent: it must be quick and never block (counters, sketches under a
+ * short lock, a bounded queue). ev and what it points to are valid during
+ * the call only. */
+typedef void (*serve_observer_fn)(const serve_event_t *ev, void *arg);
+
+/* Register an observer; at most 4. Call at start-up, before serve_start.
+ * MOPS_EINTERNAL when full (a programming error). */
+int serve_observer_add(serve_observer_fn fn, void *arg, mops_err_t *err);
+
+/* Forget every observer (for tests; serving must be stopped). */
+void serve_observers_clear(void);
+
 /* ---------------------------------------------------------- deployments */
 
 /* spec: {"name", "team", "description"?, "primary": TARGET,

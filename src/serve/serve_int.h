@@ -182,6 +182,9 @@ int serve__log_on(void);
 int serve__log_start(int64_t queue_bytes, int sample, mops_err_t *err);
 void serve__log_stop(void);
 
+/* Tell every observer (serve_observer_add) of ev. */
+void serve__observe(const serve_event_t *ev);
+
 /* ---------------------------------------------------- request parsing */
 
 /* A JSON value of an inference request (jv.c), read-only, in the request's

@@ -114,13 +114,30 @@ static int agree(const serve_model_t *m, const shadow_job_t *j, const double *v,
     return same;
 }
 
-/* Fill and queue a shadow's log record (NULL: the queue had no room). */
+/* Tell the observers of a shadow run (rows and values NULL when it
+ * failed with status), and fill and queue its log record (NULL: the queue
+ * had no room). */
 static void shadow_record(serve_record_t *r, const shadow_job_t *j, const serve_target_t *t,
-                          int64_t t0, int64_t cpu0)
+                          int64_t t0, int64_t cpu0, const serve_rows_t *rows,
+                          const double *values, size_t V, int status)
 {
+    const serve_config_t *c = j->cfg;
+    int64_t wall_us = mops_mono_us() - t0, cpu_ns = mops_thread_cpu_ns() - cpu0;
+    serve_event_t ev = {.ts_ms = mops_now_ms(), .team_id = c->team_id,
+                        .deployment_id = c->deployment_id, .revision = c->revision,
+                        .version_id = t->model->version_id, .role = SERVE_ROLE_SHADOW,
+                        .request_id = j->request_id, .n_features = t->model->info.n_features,
+                        .cpu_ns = cpu_ns, .wall_us = wall_us, .bytes_in = (int64_t)j->len,
+                        .status = status};
+    if (rows) {
+        ev.n_rows = rows->n;
+        ev.n_outputs = V;
+        ev.inputs = rows->x;
+        ev.outputs = values;
+    }
+    serve__observe(&ev);
     if (!r)
         return;
-    const serve_config_t *c = j->cfg;
     snprintf(r->request_id, sizeof r->request_id, "%s", j->request_id);
     r->team_id = c->team_id;
     r->deployment_id = c->deployment_id;
@@ -128,8 +145,8 @@ static void shadow_record(serve_record_t *r, const shadow_job_t *j, const serve_
     r->version_id = t->model->version_id;
     r->role = SERVE_ROLE_SHADOW;
     r->bytes_in = (int64_t)j->len;
-    r->wall_us = mops_mono_us() - t0;
-    r->cpu_ns = mops_thread_cpu_ns() - cpu0;
+    r->wall_us = wall_us;
+    r->cpu_ns = cpu_ns;
     serve__log_commit(r);
 }
 
@@ -164,7 +181,7 @@ static void run_one(shadow_job_t *j, serve_target_t *t)
             r->agree = same;
             r->max_abs_diff = diff;
         }
-        shadow_record(r, j, t, t0, cpu0);
+        shadow_record(r, j, t, t0, cpu0, &rows, values, V, 0);
     } else {
         atomic_fetch_add(&t->errors, 1);
         serve_record_t *r = serve__log_reserve(0, m->info.n_features, 0, c->stats);
@@ -172,7 +189,7 @@ static void run_one(shadow_job_t *j, serve_target_t *t)
             r->agree = 0;
             snprintf(r->error, sizeof r->error, "%.159s", err.msg);
         }
-        shadow_record(r, j, t, t0, cpu0);
+        shadow_record(r, j, t, t0, cpu0, NULL, NULL, 0, rc);
     }
     atomic_fetch_add(&t->requests, 1);
     mops_arena_free(arena);

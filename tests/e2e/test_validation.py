@@ -251,7 +251,7 @@ class Validation(mopstest.TestCase):
             (b"a,b,c,y\n1,2,3,7\n", "?label=y", 400, "line 2: label \"7\" is not a class"),
             (b"a,b,c,y\n1,2,3,1\n1,x,3,0\n", "?label=y", 400, "line 3, column b"),
             (b"a,b,c,y\n1,2,3,1\n1,2\n", "?label=y", 400, "line 3 has 2 fields"),
-            (b"a,b,c,y\n\"1,2,3,1\n", "?label=y", 400, "line 3: a quoted field is not closed"),
+            (b"a,b,c,y\n\"1,2,3,1\n", "?label=y", 400, "line 2: a quoted field is not closed"),
             (good, "?label=y&group=y", 400, "the label"),
             (good, "?label=y&group=a,,b", 400, "one is empty"),
             (good, "?label=y&name=..", 400, "validation name"),
