@@ -17,7 +17,7 @@ MODE ?= release
 BUILD := build/$(MODE)
 PKG_CONFIG ?= pkg-config
 PYTHON := /usr/bin/python3
-PKGS := libmicrohttpd jansson sqlite3 libpq libcrypto libcurl yaml-0.1 libpcre2-8 libxxhash
+PKGS := libmicrohttpd jansson sqlite3 libpq libcrypto libcurl yaml-0.1 libpcre2-8 libxxhash gsl
 
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)

@@ -60,7 +60,7 @@ data_bench() {
     cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Isrc \
         $(pkg-config --cflags jansson libpq) -o "$OUT/bench_data" bench/data/bench_data.c \
         build/release/libmops.a $(pkg-config --libs libmicrohttpd jansson sqlite3 libpq \
-        libcrypto libcurl yaml-0.1 libpcre2-8 libxxhash) -lcsv -lpthread -lm
+        libcrypto libcurl yaml-0.1 libpcre2-8 libxxhash gsl) -lcsv -lpthread -lm
     echo "== data: profiling a ${DATA_MB} MB CSV on one core (target: 100 MB/s)"
     echo "   CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
     mb=$(stat -c %s "$csv")

@@ -17,7 +17,7 @@ group=${1:-all}
 
 RUN="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev
      libpq-dev libssl-dev libcurl4-openssl-dev libyaml-dev libcsv-dev libpcre2-dev
-     libxxhash-dev"
+     libxxhash-dev libgsl-dev"
 TEST="libcmocka-dev python3 python3-numpy python3-sklearn python3-xgboost
       python3-scipy python3-onnx postgresql sqlite3 curl prometheus"
 BENCH="libxgboost-dev wrk nginx-light hyperfine"

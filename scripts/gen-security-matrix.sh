@@ -9,7 +9,7 @@ tool=build/release/tests/print_matrix
 cc -std=c11 -D_GNU_SOURCE -Isrc $(pkg-config --cflags jansson libpq) -o "$tool" \
   tests/tools/print_matrix.c build/release/libmops.a \
   $(pkg-config --libs libmicrohttpd jansson sqlite3 libpq libcrypto libcurl yaml-0.1 libpcre2-8 \
-  libxxhash) -lcsv -lpthread -lm
+  libxxhash gsl) -lcsv -lpthread -lm
 "$tool" >build/release/matrix.md
 awk -v table=build/release/matrix.md '
   /<!-- matrix -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }

@@ -106,6 +106,60 @@ int monitor_retraining_close(const mops_ctx_t *ctx, int64_t id, const json_t *sp
 int monitor_availability(const mops_ctx_t *ctx, int64_t team_id, int64_t deployment_id,
                          int64_t from_ms, int64_t to_ms, json_t **out, mops_err_t *err);
 
+/* ------------------------------------------------------------ drift math */
+
+/*
+ * The drift statistics, on two distributions given either as raw values
+ * (exact: the figures SciPy computes on the same data) or as KLL sketches
+ * (each CDF read within the sketch's rank error ε, stats_kll_epsilon).
+ *
+ *   KS         two-sample Kolmogorov–Smirnov statistic D = sup|F_ref − F_cur|
+ *              (scipy.stats.ks_2samp) and its asymptotic p-value
+ *              Q_KS(D·√(n·m/(n+m))) (scipy.stats.kstwobign.sf)
+ *   Wasserstein-1  ∫|F_ref − F_cur| dx (scipy.stats.wasserstein_distance)
+ *              divided by the reference's population standard deviation
+ *              (by 1 when that is 0)
+ *   PSI        over 10 reference quantile bins (edges: the reference's
+ *              deciles, numpy's linear interpolation for raw values; first
+ *              and last bins open), Σ (c − r)·ln(c / r) over the bins'
+ *              shares, a share of 0 replaced by MONITOR_PSI_EPSILON
+ *   JS         Jensen–Shannon distance of the same 10 bins' shares, natural
+ *              log (scipy.spatial.distance.jensenshannon)
+ *   chi-square p-value of the 2×k contingency table of category counts
+ *              (scipy.stats.chi2_contingency, Yates' correction at 1 degree
+ *              of freedom); categories absent from both are left out
+ */
+#define MONITOR_PSI_EPSILON 1e-4
+#define MONITOR_PSI_BINS 10
+
+typedef struct stats_kll stats_kll_t;
+
+/* One side of a comparison: sorted raw values, or a sketch. */
+typedef struct monitor_dist {
+    const double *sorted; /* n values in ascending order, or NULL */
+    size_t n;
+    const stats_kll_t *kll; /* when sorted is NULL */
+    double std;             /* population standard deviation (ddof 0) */
+} monitor_dist_t;
+
+typedef struct monitor_drift {
+    double ks, ks_p, wasserstein, psi, js;
+    double ref_bins[MONITOR_PSI_BINS], cur_bins[MONITOR_PSI_BINS]; /* shares */
+} monitor_drift_t;
+
+/* Every numeric statistic of cur against ref. MOPS_EINVAL when either side
+ * is empty. */
+int monitor_drift_numeric(const monitor_dist_t *ref, const monitor_dist_t *cur,
+                          monitor_drift_t *out, mops_err_t *err);
+
+/* Chi-square p-value and JS distance of two count vectors over k
+ * categories. MOPS_EINVAL when a side has no counts. */
+int monitor_drift_categorical(const double *ref_counts, const double *cur_counts, size_t k,
+                              double *chi2_p, double *js, mops_err_t *err);
+
+/* The asymptotic Kolmogorov distribution's survival function Q_KS(λ). */
+double monitor_kolmogorov_sf(double lambda);
+
 /* ------------------------------------------------------------ Prometheus */
 
 /* Extra families for GET /metrics from other modules (FinOps cost

@@ -10,6 +10,7 @@
 
 #include "monitor/monitor.h"
 #include "registry/registry.h"
+#include "stats/stats.h"
 
 static int64_t count(tu_fixture_t *f, const char *sql)
 {
@@ -193,11 +194,145 @@ static void test_availability(void **state)
     json_decref(out);
 }
 
+/* ------------------------------------------------------------ drift math */
+
+/* Run tests/unit/monitor_scipy.py: samples and SciPy's figures. */
+static json_t *scipy_figures(const char *args)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/unit/monitor_scipy.py %s", args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    json_error_t je;
+    json_t *v = json_loadf(p, 0, &je);
+    assert_int_equal(pclose(p), 0);
+    if (!v)
+        fail_msg("monitor_scipy.py: %s", je.text);
+    return v;
+}
+
+static double *values(const json_t *a, size_t *n)
+{
+    *n = json_array_size(a);
+    double *v = mops_xmalloc(*n * sizeof(double) + 1);
+    for (size_t i = 0; i < *n; i++)
+        v[i] = json_real_value(json_array_get(a, i));
+    return v;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double pop_std(const double *v, size_t n)
+{
+    stats_moments_t m;
+    stats_moments_init(&m);
+    for (size_t i = 0; i < n; i++)
+        stats_moments_add(&m, v[i]);
+    return sqrt(stats_moments_variance(&m, 0));
+}
+
+#define FIG(k) json_real_value(json_object_get(fig, k))
+#define CLOSE(a, b, tol)                                                                           \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (tol) * fmax(1, fabs(b_))))                                         \
+            fail_msg("%s = %.17g, SciPy %.17g (tolerance %g)", #a, a_, b_, (double)(tol));       \
+    } while (0)
+
+static void test_drift_exact_against_scipy(void **state)
+{
+    (void)state;
+    json_t *fig = scipy_figures("7 700 500");
+    size_t n, m;
+    double *ref = values(json_object_get(fig, "ref"), &n);
+    double *cur = values(json_object_get(fig, "cur"), &m);
+    qsort(ref, n, sizeof *ref, cmp_d);
+    qsort(cur, m, sizeof *cur, cmp_d);
+    monitor_dist_t r = {.sorted = ref, .n = n, .std = pop_std(ref, n)};
+    monitor_dist_t c = {.sorted = cur, .n = m, .std = pop_std(cur, m)};
+    monitor_drift_t d;
+    TU_OK(monitor_drift_numeric(&r, &c, &d, &tu_err_));
+    CLOSE(d.ks, FIG("ks"), 1e-12);
+    CLOSE(d.ks_p, FIG("ks_p_asymp"), 1e-9);
+    /* SciPy's own p-value (its exact/kstwo computation) is within 25% here */
+    CLOSE(d.ks_p, FIG("ks_p_scipy"), 0.25 * FIG("ks_p_scipy"));
+    CLOSE(d.wasserstein, FIG("wasserstein"), 1e-9);
+    CLOSE(d.psi, FIG("psi"), 1e-9);
+    CLOSE(d.js, FIG("js"), 1e-9);
+    /* categorical */
+    double p, js;
+    size_t k;
+    double *cr = values(json_object_get(fig, "cat_ref"), &k);
+    double *cc = values(json_object_get(fig, "cat_cur"), &k);
+    TU_OK(monitor_drift_categorical(cr, cc, k, &p, &js, &tu_err_));
+    CLOSE(p, FIG("chi2_p"), 1e-9);
+    CLOSE(js, FIG("cat_js"), 1e-9);
+    free(cr);
+    free(cc);
+    cr = values(json_object_get(fig, "cat2_ref"), &k);
+    cc = values(json_object_get(fig, "cat2_cur"), &k);
+    TU_OK(monitor_drift_categorical(cr, cc, k, &p, &js, &tu_err_));
+    CLOSE(p, FIG("chi2_p2"), 1e-9); /* with Yates' correction */
+    free(cr);
+    free(cc);
+    /* same data: no drift */
+    TU_OK(monitor_drift_numeric(&r, &r, &d, &tu_err_));
+    assert_true(d.ks == 0 && d.wasserstein == 0 && fabs(d.psi) < 1e-12 && d.js == 0);
+    assert_true(d.ks_p == 1);
+    monitor_dist_t empty = {.sorted = ref, .n = 0};
+    mops_err_t err;
+    assert_int_equal(monitor_drift_numeric(&r, &empty, &d, &err), MOPS_EINVAL);
+    free(ref);
+    free(cur);
+    json_decref(fig);
+}
+
+/* From sketches: within the sketches' rank error. */
+static void test_drift_sketch_bound(void **state)
+{
+    (void)state;
+    json_t *fig = scipy_figures("11 20000 15000");
+    size_t n, m;
+    double *ref = values(json_object_get(fig, "ref"), &n);
+    double *cur = values(json_object_get(fig, "cur"), &m);
+    stats_kll_t *kr = stats_kll_new(STATS_KLL_K), *kc = stats_kll_new(STATS_KLL_K);
+    for (size_t i = 0; i < n; i++)
+        stats_kll_add(kr, ref[i]);
+    for (size_t i = 0; i < m; i++)
+        stats_kll_add(kc, cur[i]);
+    monitor_dist_t r = {.kll = kr, .std = pop_std(ref, n)};
+    monitor_dist_t c = {.kll = kc, .std = pop_std(cur, m)};
+    monitor_drift_t d;
+    TU_OK(monitor_drift_numeric(&r, &c, &d, &tu_err_));
+    double eps = stats_kll_epsilon(STATS_KLL_K);
+    /* |F̂ − F| <= ε on each side */
+    CLOSE(d.ks, FIG("ks"), 2 * eps);
+    /* W1 = ∫|F_r − F_c|: off by at most 2ε times the range, over std */
+    double range = fmax(stats_kll_max(kr), stats_kll_max(kc)) -
+                   fmin(stats_kll_min(kr), stats_kll_min(kc));
+    CLOSE(d.wasserstein, FIG("wasserstein"), 2 * eps * range / r.std);
+    /* bin shares each within 4ε (edges and counts both estimated); PSI and
+     * JS follow: here within 0.05 */
+    CLOSE(d.psi, FIG("psi"), 0.05);
+    CLOSE(d.js, FIG("js"), 0.05);
+    stats_kll_free(kr);
+    stats_kll_free(kc);
+    free(ref);
+    free(cur);
+    json_decref(fig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_BOTH(test_alerts),
         TU_BOTH(test_availability),
+        cmocka_unit_test(test_drift_exact_against_scipy),
+        cmocka_unit_test(test_drift_sketch_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
