@@ -132,6 +132,8 @@ typedef enum auth_perm {
     AUTH_WEBHOOK_READ,
     AUTH_WEBHOOK_MANAGE,
     AUTH_MONITOR_READ,
+    AUTH_MONITOR_WRITE,
+    AUTH_LABELS_WRITE,
     AUTH_METRICS_READ,
     AUTH_PERM_COUNT
 } auth_perm_t;

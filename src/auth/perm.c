@@ -138,6 +138,11 @@ static const struct {
     [AUTH_MONITOR_READ] = {"monitor.read",
                            "see monitoring reports, alerts, rules, references, retraining requests",
                            SCOPE_TEAM, AUTH_ROLES_ALL},
+    [AUTH_MONITOR_WRITE] = {"monitor.write",
+                            "set alert rules, monitoring settings and reference profiles",
+                            SCOPE_TEAM, R_ADMIN | R_DS | R_MLE},
+    [AUTH_LABELS_WRITE] = {"labels.write", "post ground-truth labels of a deployment's requests",
+                           SCOPE_TEAM, R_ADMIN | R_DS | R_MLE},
     [AUTH_METRICS_READ] = {"metrics.read", "scrape GET /metrics (the teams one may see)",
                            SCOPE_ANY_TEAM, AUTH_ROLES_ALL},
 };

@@ -39,7 +39,9 @@ typedef struct cli_cmd {
     {"lineage", "trace data to models and deployments, and back", cmd_lineage},                  \
     {"deploy", "create, change, roll back and delete deployments", cmd_deploy},                  \
     {"job", "score a CSV on the server: submit, follow and download batch jobs", cmd_job},     \
-    {"predict", "score a CSV file with a model file, locally", cmd_predict},
+    {"predict", "score a CSV file with a model file, locally", cmd_predict},                     \
+    {"monitor", "drift, performance and service reports, reference profiles, alerts", cmd_monitor}, \
+    {"labels", "post ground truth for a deployment's predictions", cmd_labels},
 
 int cmd_server(int argc, char **argv);
 int cmd_login(int argc, char **argv);
@@ -55,6 +57,8 @@ int cmd_lineage(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_labels(int argc, char **argv);
 int cmd_review(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

@@ -96,6 +96,97 @@ int monitor_retraining_list(const mops_ctx_t *ctx, const monitor_retraining_filt
 int monitor_retraining_close(const mops_ctx_t *ctx, int64_t id, const json_t *spec, json_t **out,
                              mops_err_t *err);
 
+/* ------------------------------------------------------------ aggregates */
+
+/*
+ * Every inference request served by a deployment (sampled by the
+ * prediction log or not) is folded, on the request's thread under a short
+ * per-deployment lock, into the current hourly window of its deployment
+ * and version: requests, errors, a latency sketch and fixed Prometheus
+ * buckets, and per input feature and per output: count, missing (NaN),
+ * moments and a KLL quantile sketch — constant memory whatever the
+ * traffic. A thread of ours writes windows out every flush_ms, merging
+ * them into the stored row of the same window (other servers sharing the
+ * database merge into it too), so an hour, a day or a month is the exact
+ * merge of its windows.
+ */
+#define MONITOR_WINDOW_MS 3600000
+
+typedef struct monitor_options {
+    int flush_ms; /* how often windows are written out and rules evaluated */
+} monitor_options_t;
+
+#define MONITOR_OPTIONS_INIT {5000}
+
+/* Register the serving observer (call before serve_start) and start the
+ * thread that writes windows and evaluates alert rules, on store st (it
+ * takes connections of its own). One per process. */
+int monitor_start(store_t *st, const mops_env_t *env, const monitor_options_t *opts,
+                  mops_err_t *err);
+
+/* Write out what is folded, stop the thread, free everything. Call after
+ * serve_stop (no more requests) and before the store closes. Safe when
+ * monitor_start did not run. */
+void monitor_stop(void);
+
+/* Write every window folded so far to the store now, on the calling
+ * thread (reports call it so they include this server's latest requests).
+ * A no-op when monitoring is not running. */
+int monitor_flush(store_conn_t *db, mops_err_t *err);
+
+/* The serving observer itself (serve_observer_fn), for tests and benches
+ * that drive it directly; arg is unused. */
+typedef struct serve_event serve_event_t;
+void monitor_observe(const serve_event_t *ev, void *arg);
+
+/* ------------------------------------------------------------ references */
+
+/* A model version's reference profile (what drift is measured against),
+ * from a CSV of its training or validation data with a header row: every
+ * numeric column named like a model feature (or every numeric column)
+ * summarised with the same sketches as the live windows (stats_column:
+ * count, missing, moments, KLL). The newest profile of a version is the
+ * one used. _begin resolves the version and checks monitor.write; then
+ * _write any number of times; _finish records it (audited,
+ * "reference.create") and answers {"version", "rows", "columns": [{"name",
+ * "count", "missing"}]}; or _abort. */
+typedef struct monitor_upload monitor_upload_t;
+int monitor_reference_begin(const mops_ctx_t *ctx, const char *team, const char *model,
+                            const char *version, int64_t max_bytes, monitor_upload_t **out,
+                            mops_err_t *err);
+int monitor_reference_write(monitor_upload_t *u, const void *p, size_t n, mops_err_t *err);
+int monitor_reference_finish(const mops_ctx_t *ctx, monitor_upload_t *u, json_t **out,
+                             mops_err_t *err);
+void monitor_reference_abort(monitor_upload_t *u);
+
+/* The version's reference profile as recorded (monitor.read): {"version",
+ * "source", "rows", "created_at", "columns": [{"name", "count", "missing",
+ * "mean", "std"}]}. MOPS_ENOTFOUND when it has none. */
+int monitor_reference_get(const mops_ctx_t *ctx, const char *team, const char *model,
+                          const char *version, json_t **out, mops_err_t *err);
+
+/* ------------------------------------------------------------ labels */
+
+/* Ground truth for a deployment's requests (labels.write): spec
+ * {"labels": [{"request_id", "label": number, "row"?: index (0)}]}, at
+ * most 10000 per call; a label given again replaces the old one. Joined
+ * with the prediction log by request id in reports. *out: {"accepted"}.
+ * Audited ("labels.upload", with the count). */
+int monitor_labels_post(const mops_ctx_t *ctx, const char *deployment, const json_t *spec,
+                        json_t **out, mops_err_t *err);
+
+/* ------------------------------------------------------------ reports */
+
+/* The monitoring report of a deployment (monitor.read) over [from_ms,
+ * to_ms) (0, 0: the last 24 hours), windows merged per version: for each
+ * version with traffic, per-feature drift against its reference profile
+ * (method, score, threshold, drifted), prediction drift on outputs, the
+ * dataset drift share, performance from labels, and service figures
+ * (requests, errors, availability, latency p50/p95/p99 in ms). This
+ * server's latest requests are written out first. */
+int monitor_report(const mops_ctx_t *ctx, const char *deployment, int64_t from_ms, int64_t to_ms,
+                   json_t **out, mops_err_t *err);
+
 /* ------------------------------------------------------------ service */
 
 /* Requests, errors and availability (answered / all) of a deployment (0:

@@ -34,4 +34,49 @@ void mon_prom_value(mops_buf_t *b, double x);
  * scores, prediction queue drops) of what the caller may see. */
 int mon_metrics_serving(const mops_ctx_t *ctx, mops_buf_t *b, mops_err_t *err);
 
+/* ------------------------------------------------------------ windows */
+
+#include "stats/stats.h"
+
+#define MON_LAT_BUCKETS 14
+
+/* One output or input feature of a window. */
+typedef struct mon_feat {
+    uint64_t missing;
+    stats_moments_t mom;
+    stats_kll_t *kll;
+} mon_feat_t;
+
+/* One hourly window of a deployment and version (also the merge of
+ * several, read back from the store). */
+typedef struct mon_acc {
+    int64_t deployment_id, version_id, team_id, start_ms;
+    uint64_t requests, errors, rows;
+    uint64_t lat_buckets[MON_LAT_BUCKETS + 1]; /* per bucket; the last is +Inf */
+    double lat_sum_s;
+    stats_kll_t *lat; /* latency in ms */
+    size_t n_in, n_out;
+    mon_feat_t *in, *out;
+    struct mon_acc *next;
+} mon_acc_t;
+
+mon_acc_t *mon_acc_new(int64_t deployment_id, int64_t version_id, int64_t team_id,
+                       int64_t start_ms);
+void mon_acc_free(mon_acc_t *a);
+json_t *mon_acc_json(const mon_acc_t *a);
+int mon_acc_from_json(const json_t *j, int64_t requests, int64_t errors, int64_t rows,
+                      mon_acc_t **out, mops_err_t *err);
+/* Fold o into a (exact for counts and moments, KLL within its bound). */
+int mon_acc_merge(mon_acc_t *a, const mon_acc_t *o, mops_err_t *err);
+/* Forget every slot and window (monitor_stop, tests). */
+void mon_agg_reset(void);
+
+/* The newest reference profile of a version ({"rows", "columns": [{"name",
+ * "sketch"}]}, new reference) and when it was made; MOPS_ENOTFOUND. */
+int mon_reference_load(const mops_ctx_t *ctx, int64_t version_id, json_t **profile,
+                       int64_t *created_at, mops_err_t *err);
+
+/* Evaluate every enabled alert rule once (the writer thread). */
+int mon_rules_evaluate(store_conn_t *db, const mops_env_t *env, mops_err_t *err);
+
 #endif

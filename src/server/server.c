@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "http/http.h"
+#include "monitor/monitor.h"
 #include "notify/notify.h"
 #include "registry/registry.h"
 #include "serve/serve.h"
@@ -150,7 +151,10 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     signal(SIGPIPE, SIG_IGN);
     /* Serving threads start before HTTP and stop after it, before the
      * store closes. */
-    if ((rc = serve_start(st, &env, &so, err)) != 0)
+    /* Monitoring observes serving: its observer is registered first. */
+    monitor_options_t mo = MONITOR_OPTIONS_INIT;
+    if ((rc = monitor_start(st, &env, &mo, err)) != 0 ||
+        (rc = serve_start(st, &env, &so, err)) != 0)
         goto out;
     serving = 1;
     http_config_t hc = {.host = host, .port = port, .threads = cfg->threads,
@@ -175,6 +179,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
 out:
     if (serving)
         serve_stop();
+    monitor_stop(); /* after serving: every request is folded and written */
     auth_cache_flush();
     notify_stop(notify);
     store_close(st);

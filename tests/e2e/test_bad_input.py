@@ -158,6 +158,9 @@ JSON_ROUTES = {
          "max_attempts": 1, "backoff_ms": 100, "enabled": False},
         {"name": STR, "url": STR, "events": STRS, "secret": STR, "max_attempts": INT,
          "backoff_ms": INT, "enabled": BOOL}, ["name", "url"]),
+    ("POST", "/api/v1/deployments/:name/labels"): (
+        D + "/labels", {"labels": [{"request_id": "r-1", "label": 1, "row": 0}]},
+        {"labels": ARR}, ["labels"]),
     ("PATCH", "/api/v1/teams/:team/webhooks/:name"): (
         "/api/v1/teams/fraud/webhooks/h0",
         {"url": "http://127.0.0.1:9/y", "events": ["review."], "secret": "t", "max_attempts": 2,
@@ -167,7 +170,8 @@ JSON_ROUTES = {
 }
 
 # Streamed bodies and the content type each takes.
-STREAM_TYPES = {("POST", VP + "/validations"): "text/csv"}
+STREAM_TYPES = {("POST", VP + "/validations"): "text/csv",
+                ("POST", VP + "/reference"): "text/csv"}
 
 # Values of the wrong type for each expected type.
 WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
@@ -196,6 +200,7 @@ class World:
         srv.version("fraud", "churn", data=b"v2 bytes")
         self.beta_sha = srv.upload("beta", "bm", b"beta-only bytes")
         srv.ok("PUT", M + "/aliases/champion", {"version": 1})
+        srv.ok("POST", M + "/versions/1/reference", raw=b"x\n1\n2\n", content_type="text/csv")
         # a dataset with a version (a, b), a suite and a validation; a file
         # uploaded for the next version
         srv.ok("POST", "/api/v1/datasets", {"team": "fraud", "name": "d"})
@@ -340,6 +345,9 @@ class World:
             ("GET", "/api/v1/alerts"): ("/api/v1/alerts", None, None),
             ("GET", "/api/v1/retraining-requests"): ("/api/v1/retraining-requests", None, None),
             ("GET", "/metrics"): ("/metrics", None, None),
+            ("GET", "/api/v1/deployments/:name/monitoring"): (D + "/monitoring", None, None),
+            ("GET", VP + "/reference"): (M + "/versions/1/reference", None, None),
+            ("POST", VP + "/reference"): (M + "/versions/1/reference", b"x\n3\n", "text/csv"),
             ("GET", "/api/v1/teams/:team/webhooks/:name"): ("/api/v1/teams/fraud/webhooks/h0",
                                                             None, None),
             ("DELETE", "/api/v1/teams/:team/webhooks/:name"): (

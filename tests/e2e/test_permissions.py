@@ -93,6 +93,7 @@ class World:
         srv.version("alpha", "m", data=b"second")
         srv.version("beta", "bm", data=b"beta artifact bytes")
         srv.ok("PUT", A + "/aliases/champion", {"version": 1})
+        srv.ok("POST", A + "/versions/1/reference", raw=b"x\n1\n2\n", content_type="text/csv")
         data_world(self)
         # Serving: a model that runs, a deployment of it, a finished batch job.
         srv.ok("POST", "/api/v1/models", {"team": "alpha", "name": "sm", "risk_tier": "low"})
@@ -531,6 +532,16 @@ EXPECT = {
         Case(None, lambda w, a: Req("GET", "/api/v1/retraining-requests")),
         Case("monitor.read", lambda w, a: Req("GET", "/api/v1/retraining-requests?team=alpha"))],
     ("GET", "/metrics"): [Case("metrics.read", lambda w, a: Req("GET", "/metrics"))],
+    ("GET", "/api/v1/deployments/:name/monitoring"): [
+        Case("monitor.read", lambda w, a: Req("GET", D + "/monitoring"))],
+    ("POST", "/api/v1/deployments/:name/labels"): [
+        Case("labels.write", lambda w, a: Req("POST", D + "/labels", {
+            "labels": [{"request_id": w.fresh("r"), "label": 1}]}))],
+    ("GET", VP + "/reference"): [
+        Case("monitor.read", lambda w, a: Req("GET", A + "/versions/1/reference"))],
+    ("POST", VP + "/reference"): [
+        Case("monitor.write", lambda w, a: Req("POST", A + "/versions/1/reference", b"x\n1\n",
+                                               "text/csv"))],
     ("GET", "/api/v1/jobs/:id/result"): [
         Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d/result" % w.job))],
 }

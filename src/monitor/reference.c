@@ -1,0 +1,219 @@
+/*
+ * reference.c — reference profiles of model versions: a CSV of training
+ * or validation data streamed in, each numeric column summarised with
+ * stats_column (the sketches the live windows use), kept as JSON in
+ * monitor_references (the newest per version is the one in force).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "core/csv.h"
+#include "core/json.h"
+#include "core/text.h"
+#include "core/time.h"
+#include "monitor/monitor_int.h"
+#include "registry/registry.h"
+
+#define REF_COLUMNS_MAX 4096
+
+struct monitor_upload {
+    registry_version_ref_t v;
+    char target[160];
+    int64_t max_bytes, bytes;
+    mops_csv_t *csv;
+    size_t ncols;
+    char **names;
+    stats_column_t **cols;
+    int64_t rows;
+};
+
+static int on_record(void *arg, const mops_csv_record_t *rec, mops_err_t *err)
+{
+    monitor_upload_t *u = arg;
+    if (!u->names) {
+        if (rec->n > REF_COLUMNS_MAX)
+            return mops_err_set(err, MOPS_ETOOBIG, "the reference CSV has more than %d columns",
+                                REF_COLUMNS_MAX);
+        u->ncols = rec->n;
+        u->names = mops_xcalloc(rec->n + 1, sizeof *u->names);
+        u->cols = mops_xcalloc(rec->n + 1, sizeof *u->cols);
+        for (size_t i = 0; i < rec->n; i++) {
+            u->names[i] = mops_xstrndup(rec->fields[i], rec->lens[i]);
+            u->cols[i] = stats_column_new();
+        }
+        return 0;
+    }
+    if (rec->n != u->ncols)
+        return mops_err_set(err, MOPS_EINVAL,
+                            "reference CSV line %zu has %zu fields; the header has %zu",
+                            rec->line, rec->n, u->ncols);
+    for (size_t i = 0; i < rec->n; i++) {
+        double x;
+        int r = mops_csv_number(rec->fields[i], rec->lens[i], &x);
+        if (r == 0 && isfinite(x))
+            stats_column_add(u->cols[i], NULL, 0, x);
+        else
+            stats_column_add_missing(u->cols[i]);
+    }
+    u->rows++;
+    return 0;
+}
+
+int monitor_reference_begin(const mops_ctx_t *ctx, const char *team, const char *model,
+                            const char *version, int64_t max_bytes, monitor_upload_t **out,
+                            mops_err_t *err)
+{
+    registry_version_ref_t v;
+    int rc = registry_version_resolve(ctx, team, model, version, AUTH_MODEL_READ, &v, err);
+    if (rc != 0 || (rc = auth_require(ctx, AUTH_MONITOR_WRITE, v.m.team_id, err)) != 0)
+        return rc;
+    monitor_upload_t *u = mops_xcalloc(1, sizeof *u);
+    u->v = v;
+    snprintf(u->target, sizeof u->target, "%s/%s@%lld", team, model, (long long)v.number);
+    u->max_bytes = max_bytes;
+    u->csv = mops_csv_push_new("reference.csv", on_record, u);
+    *out = u;
+    return 0;
+}
+
+int monitor_reference_write(monitor_upload_t *u, const void *p, size_t n, mops_err_t *err)
+{
+    u->bytes += (int64_t)n;
+    if (u->bytes > u->max_bytes)
+        return mops_err_set(err, MOPS_ETOOBIG, "the reference CSV is over %lld bytes",
+                            (long long)u->max_bytes);
+    return mops_csv_push(u->csv, p, n, err);
+}
+
+void monitor_reference_abort(monitor_upload_t *u)
+{
+    if (!u)
+        return;
+    mops_csv_close(u->csv);
+    for (size_t i = 0; i < u->ncols; i++) {
+        free(u->names[i]);
+        stats_column_free(u->cols[i]);
+    }
+    free(u->names);
+    free(u->cols);
+    free(u);
+}
+
+/* {"rows", "columns": [{"name", "sketch"}]} of the numeric columns. */
+static json_t *profile_json(const monitor_upload_t *u, json_t *summary)
+{
+    json_t *cols = json_array();
+    for (size_t i = 0; i < u->ncols; i++) {
+        const stats_moments_t *m = stats_column_moments(u->cols[i]);
+        if (!m->n)
+            continue; /* no number at all: not a feature */
+        json_array_append_new(cols, json_pack("{s:s, s:o}", "name", u->names[i], "sketch",
+                                              stats_column_to_json(u->cols[i])));
+        json_array_append_new(summary,
+                              json_pack("{s:s, s:I, s:I}", "name", u->names[i], "count",
+                                        (json_int_t)stats_column_count(u->cols[i]), "missing",
+                                        (json_int_t)stats_column_missing(u->cols[i])));
+    }
+    return json_pack("{s:I, s:o}", "rows", (json_int_t)u->rows, "columns", cols);
+}
+
+int monitor_reference_finish(const mops_ctx_t *ctx, monitor_upload_t *u, json_t **out,
+                             mops_err_t *err)
+{
+    int rc = mops_csv_push_end(u->csv, err);
+    if (rc == 0 && !u->rows)
+        rc = mops_err_set(err, MOPS_EINVAL, "the reference CSV has no data rows");
+    json_t *summary = json_array(), *profile = NULL;
+    if (rc == 0) {
+        profile = profile_json(u, summary);
+        if (!json_array_size(summary))
+            rc = mops_err_set(err, MOPS_EINVAL, "the reference CSV has no numeric column");
+    }
+    char *text = profile ? mops_json_dump(profile) : NULL;
+    json_decref(profile);
+    if (rc == 0 && (rc = store_begin(ctx->db, err)) == 0) {
+        rc = store_exec(ctx->db, NULL, err,
+                        "INSERT INTO monitor_references (team_id, version_id, source, rows_seen, "
+                        "profile, created_by, created_at) VALUES (?, ?, 'csv', ?, ?, ?, ?)",
+                        "iiitIi", u->v.m.team_id, u->v.version_id, u->rows, text,
+                        ctx->who ? ctx->who->user_id : 0, mops_now_ms());
+        if (rc == 0) {
+            json_t *d = json_pack("{s:I, s:I}", "rows", (json_int_t)u->rows, "columns",
+                                  (json_int_t)json_array_size(summary));
+            rc = audit_record(ctx, "reference.create", u->target, u->v.m.team_id, d, err);
+            json_decref(d);
+        }
+        rc = store_end(ctx->db, rc, err);
+    }
+    free(text);
+    if (rc == 0)
+        *out = json_pack("{s:s, s:I, s:O}", "version", u->target, "rows", (json_int_t)u->rows,
+                         "columns", summary);
+    json_decref(summary);
+    monitor_reference_abort(u);
+    return rc;
+}
+
+int mon_reference_load(const mops_ctx_t *ctx, int64_t version_id, json_t **profile,
+                       int64_t *created_at, mops_err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_query(ctx->db, &s, err,
+                         "SELECT profile, created_at FROM monitor_references WHERE version_id = ? "
+                         "ORDER BY id DESC LIMIT 1",
+                         "i", version_id);
+    if (rc != 0)
+        return rc;
+    json_t *p = NULL;
+    if ((rc = store_step(s, err)) == STORE_ROW) {
+        p = json_loads(store_col_text(s, 0), 0, NULL);
+        if (created_at)
+            *created_at = store_col_int(s, 1);
+        rc = p ? 0 : mops_err_set(err, MOPS_ECORRUPT, "a stored reference profile is not JSON");
+    } else if (rc == STORE_DONE) {
+        rc = MOPS_ENOTFOUND;
+        mops_err_set(err, rc, "the version has no reference profile");
+    }
+    store_finalize(s);
+    if (rc == 0)
+        *profile = p;
+    return rc;
+}
+
+int monitor_reference_get(const mops_ctx_t *ctx, const char *team, const char *model,
+                          const char *version, json_t **out, mops_err_t *err)
+{
+    registry_version_ref_t v;
+    int rc = registry_version_resolve(ctx, team, model, version, AUTH_MODEL_READ, &v, err);
+    if (rc != 0 || (rc = auth_require(ctx, AUTH_MONITOR_READ, v.m.team_id, err)) != 0)
+        return rc;
+    json_t *p = NULL;
+    int64_t at = 0;
+    if ((rc = mon_reference_load(ctx, v.version_id, &p, &at, err)) != 0)
+        return rc == MOPS_ENOTFOUND ? mops_err_set(err, rc, "%s/%s@%lld has no reference profile",
+                                                   team, model, (long long)v.number)
+                                    : rc;
+    json_t *cols = json_array(), *c;
+    size_t i;
+    json_array_foreach(json_object_get(p, "columns"), i, c) {
+        stats_column_t *col = NULL;
+        if (stats_column_from_json(json_object_get(c, "sketch"), &col, NULL) != 0)
+            continue;
+        const stats_moments_t *m = stats_column_moments(col);
+        json_array_append_new(cols, json_pack("{s:O, s:I, s:I, s:o, s:o}", "name",
+                                              json_object_get(c, "name"), "count",
+                                              (json_int_t)stats_column_count(col), "missing",
+                                              (json_int_t)stats_column_missing(col), "mean",
+                                              mon_num(m->mean), "std",
+                                              mon_num(sqrt(stats_moments_variance(m, 0)))));
+        stats_column_free(col);
+    }
+    *out = json_pack("{s:s, s:s, s:O, s:o, s:o}", "version",
+                     mops_arena_printf(ctx->arena, "%s/%s@%lld", team, model,
+                                       (long long)v.number),
+                     "source", "csv", "rows", json_object_get(p, "rows"), "created_at",
+                     mops_json_time(at), "columns", cols);
+    json_decref(p);
+    return 0;
+}

@@ -1,0 +1,151 @@
+"""Monitoring end to end: live requests folded into windows, a reference
+profile from a CSV, drift per feature compared with SciPy on the same data,
+ground truth joined by request id and scored as scikit-learn would, service
+figures, the Prometheus page accepted by promtool, and the CLI."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics
+
+import mopstest
+import runtime_common as rc
+
+NAMES = ("a", "b", "c", "d")
+
+
+def oip(rows):
+    return {"inputs": [{"name": "input-0", "shape": [len(rows), 4], "datatype": "FP64",
+                        "data": [x for r in rows for x in r]}]}
+
+
+class Monitor(mopstest.TestCase):
+    def setUp(self):
+        super().setUp()
+        srv = self.srv = self.server()
+        srv.team("fraud")
+        srv.ok("POST", "/api/v1/models", {"team": "fraud", "name": "churn", "risk_tier": "low"})
+        path = os.path.join(self.tmp, "m.json")
+        self.X = rc.small_xgboost(path, names=NAMES, seed=1).astype(float)
+        srv.version("fraud", "churn", data=mopstest.read(path), format="xgboost-json")
+        srv.promote("fraud", "churn", 1)
+        srv.ok("POST", "/api/v1/deployments", {"name": "churn-api", "team": "fraud",
+                                               "primary": {"model": "churn", "version": 1}})
+
+    def test_drift_performance_service_and_metrics(self):
+        srv = self.srv
+        # the reference: the training rows, features in the model's order
+        ref_csv = os.path.join(self.tmp, "ref.csv")
+        rc.write_csv(ref_csv, self.X, names=list(NAMES))
+        out = srv.cli_json("monitor", "reference", "fraud/churn", "1", ref_csv)
+        self.assertEqual(out["rows"], len(self.X))
+        # live traffic: a shifted, b c d as trained
+        rng = np.random.default_rng(3)
+        live = self.X[rng.integers(0, len(self.X), 150)].copy()
+        live[:, 0] += 2.5
+        ids, preds = [], []
+        for i in range(0, len(live), 3):
+            st, body, hdrs = srv.http("POST", "/v2/models/churn-api/infer",
+                                      oip(live[i:i + 3].tolist()), token=srv.admin)
+            self.assertEqual(st, 200, body)
+            ids.append(body["id"])
+            proba = [o for o in body["outputs"] if o["name"] == "predict_proba"][0]
+            preds.append(proba["data"])
+        bad = srv.http("POST", "/v2/models/churn-api/infer",
+                       {"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64",
+                                    "data": [1, 2, 3]}]}, token=srv.admin)
+        self.assertEqual(bad[0], 400)
+        rep = srv.ok("GET", "/api/v1/deployments/churn-api/monitoring")
+        self.assertEqual(rep["service"]["requests"], 51)
+        self.assertEqual(rep["service"]["errors"], 1)
+        self.assertAlmostEqual(rep["service"]["availability"], 50 / 51)
+        v = rep["versions"][0]
+        self.assertEqual(v["version"], "churn@1")
+        feats = {f["name"]: f for f in v["drift"]["features"]}
+        self.assertEqual(set(feats), set(NAMES))
+        # from sketches: within the KLL bound, each CDF off by at most
+        # eps = 2.446 / k^0.9433 (k = 200) of the values (docs/monitoring.md)
+        eps = 2.446 / 200 ** 0.9433
+        for j, name in enumerate(NAMES):
+            ks = stats.ks_2samp(self.X[:, j], live[:, j])
+            self.assertLessEqual(abs(feats[name]["stats"]["ks"] - ks.statistic), 2 * eps)
+            w = stats.wasserstein_distance(self.X[:, j], live[:, j]) / np.std(self.X[:, j])
+            both = np.concatenate([self.X[:, j], live[:, j]])
+            bound = 2 * eps * (both.max() - both.min()) / np.std(self.X[:, j])
+            self.assertLessEqual(abs(feats[name]["stats"]["wasserstein"] - w), bound)
+            self.assertEqual(feats[name]["count"], 150)
+            self.assertEqual(feats[name]["method"], "ks")  # 200 reference rows: a test
+        self.assertTrue(feats["a"]["drifted"])
+        self.assertEqual(v["drift"]["dataset"]["features"], 4)
+        self.assertGreaterEqual(v["drift"]["dataset"]["drifted"], 1)
+        # ground truth by request id, first row of each request, via the CLI
+        labels = [int(rng.integers(0, 2)) for _ in ids]
+        lab_csv = os.path.join(self.tmp, "labels.csv")
+        with open(lab_csv, "w") as f:
+            f.write("request_id,label\n")
+            for rid, y in zip(ids, labels):
+                f.write("%s,%d\n" % (rid, y))
+        self.assertEqual(srv.cli_json("labels", "upload", "churn-api", lab_csv)["accepted"],
+                         len(ids))
+        proba = np.array([p[0] for p in preds])
+        deadline = time.time() + 15 * mopstest.SLOW
+        while True:  # the prediction log is written in the background
+            perf = srv.ok("GET", "/api/v1/deployments/churn-api/monitoring")["versions"][0][
+                "performance"]
+            if perf["labelled"] == len(ids) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(perf["labelled"], len(ids))
+        m = perf["metrics"]
+        y_pred = (proba >= 0.5).astype(int)
+        self.assertAlmostEqual(m["accuracy"], metrics.accuracy_score(labels, y_pred), places=9)
+        self.assertAlmostEqual(m["f1"], metrics.f1_score(labels, y_pred), places=9)
+        self.assertAlmostEqual(m["roc_auc"], metrics.roc_auc_score(labels, proba), places=9)
+        self.assertAlmostEqual(m["log_loss"], metrics.log_loss(labels, proba), places=6)
+        # the CLI's table says which features failed
+        text = srv.cli("monitor", "report", "churn-api", token=srv.admin).stdout
+        self.assertIn("FAIL", text)
+        self.assertIn("51 requests", text)
+        # Prometheus text that promtool accepts
+        st, page, hdrs = srv.http("GET", "/metrics", token=srv.admin)
+        self.assertEqual(st, 200)
+        page = page if isinstance(page, str) else page.decode()
+        self.assertIn('mops_requests_total{team="fraud",deployment="churn-api",'
+                      'version="churn@1"} 51', page)
+        self.assertIn("mops_request_duration_seconds_bucket", page)
+        promtool = shutil.which("promtool") or "/usr/bin/promtool"
+        p = subprocess.run([promtool, "check", "metrics"], input=page.encode(),
+                           capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # windows survive a restart: the report reads them back
+        srv.stop()
+        srv.start()
+        rep2 = srv.ok("GET", "/api/v1/deployments/churn-api/monitoring")
+        self.assertEqual(rep2["service"]["requests"], 51)
+
+    def test_bad_input_and_visibility(self):
+        srv = self.srv
+        srv.team("other")
+        tok = srv.user("olga", "other", ["admin"])
+        self.assertError(srv.http("GET", "/api/v1/deployments/churn-api/monitoring", token=tok),
+                         404, "not_found")
+        self.assertError(srv.http("GET", "/api/v1/deployments/churn-api/monitoring?from=yesterday",
+                                  token=srv.admin),
+                         400, says="from")
+        self.assertError(srv.http("POST", "/api/v1/deployments/churn-api/labels",
+                                  {"labels": [{"request_id": "r", "label": "x"}]}, token=srv.admin), 400,
+                         says="label")
+        self.assertError(srv.http("POST", "/api/v1/deployments/churn-api/labels", {"labels": []},
+                                  token=srv.admin), 400, says="1 to")
+        # a report without a reference says how to get one
+        rep = srv.ok("GET", "/api/v1/deployments/churn-api/monitoring")
+        self.assertEqual(rep["versions"], [])
+        self.assertError(srv.http("GET", "/api/v1/models/fraud/churn/versions/1/reference",
+                                  token=srv.admin), 404)
+        st, body, _ = srv.request("POST", "/api/v1/models/fraud/churn/versions/1/reference",
+                                  body=b"a,b\n", content_type="text/csv", token=srv.admin)
+        self.assertEqual(st, 400, body)
