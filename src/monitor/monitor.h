@@ -251,6 +251,21 @@ int monitor_drift_categorical(const double *ref_counts, const double *cur_counts
 /* The asymptotic Kolmogorov distribution's survival function Q_KS(λ). */
 double monitor_kolmogorov_sf(double lambda);
 
+/* ------------------------------------------------------------ governance */
+
+/* Governance's "monitoring" hook (governance_providers_t.monitoring):
+ * {"configured": bool, "reference": bool, "rules": N, "deployments": N}:
+ * configured when the version has a reference profile or a deployment
+ * routing to it has alert rules. Reads only, no permission check. */
+int monitor_governance_monitoring(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
+                                  mops_err_t *err);
+
+/* Governance's "incidents" hook: the alerts about the version's model
+ * fired in [from_ms, to_ms), as a JSON array of {"id", "kind", "severity",
+ * "message", "state", "fired_at", "resolved_at"}. Reads only. */
+int monitor_governance_incidents(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
+                                 int64_t to_ms, json_t **out, mops_err_t *err);
+
 /* ------------------------------------------------------------ Prometheus */
 
 /* Extra families for GET /metrics from other modules (FinOps cost

@@ -19,6 +19,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "governance/governance.h"
 #include "http/http.h"
 #include "monitor/monitor.h"
 #include "notify/notify.h"
@@ -153,6 +154,9 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
      * store closes. */
     /* Monitoring observes serving: its observer is registered first. */
     monitor_options_t mo = MONITOR_OPTIONS_INIT;
+    governance_providers_t gp = {.monitoring = monitor_governance_monitoring,
+                                 .incidents = monitor_governance_incidents};
+    governance_providers_set(&gp);
     if ((rc = monitor_start(st, &env, &mo, err)) != 0 ||
         (rc = serve_start(st, &env, &so, err)) != 0)
         goto out;

@@ -127,9 +127,15 @@ class GovernanceRules(mopstest.TestCase):
         self.assertEqual(rules["data"], ("fail", "the training dataset's quality and PII is not "
                                                  "available: the data module is not part of this "
                                                  "server"))
-        self.assertEqual(rules["monitoring"][0], "fail")
-        self.assertIn("the monitor module", rules["monitoring"][1])
+        # monitoring is part of the server: the rule asks whether the version
+        # is monitored (a reference profile or alert rules)
+        self.assertEqual(rules["monitoring"], ("fail", "monitoring is not configured for this "
+                                                       "version"))
         self.assertIn("the finops module", rules["cost"][1])
+        self.srv.ok("POST", "/api/v1/models/t/m/versions/1/reference", raw=b"x\n1\n",
+                    content_type="text/csv")
+        _, rules = self.check("m", "production")
+        self.assertEqual(rules["monitoring"], ("pass", "monitoring is configured"))
 
     def test_policy_files_versions_and_cards(self):
         srv = self.srv

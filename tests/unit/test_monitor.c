@@ -9,7 +9,9 @@
 #include <math.h>
 
 #include "monitor/monitor.h"
+#include "core/time.h"
 #include "registry/registry.h"
+#include "serve/serve.h"
 #include "stats/stats.h"
 
 static int64_t count(tu_fixture_t *f, const char *sql)
@@ -326,11 +328,70 @@ static void test_drift_sketch_bound(void **state)
     json_decref(fig);
 }
 
+/* ------------------------------------------------------------ aggregates */
+
+/* Requests folded by the observer, written out twice into one window:
+ * the stored row is the exact sum, and availability reads it. */
+static void test_windows_fold_and_merge(void **state)
+{
+    tu_fixture_t *f = *state;
+    TU_SKIP(f);
+    tu_team(f, "a");
+    int64_t team = id_of(f, "SELECT id FROM teams WHERE name = 'a'");
+    int64_t now = mops_now_ms();
+    double x[2 * 3] = {1, 2, NAN, 4, 5, 6}, y[2] = {0.25, 0.75};
+    serve_event_t ev = {.ts_ms = now, .team_id = team, .deployment_id = 42, .version_id = 7,
+                        .role = SERVE_ROLE_PRIMARY, .request_id = "r", .n_rows = 2,
+                        .n_features = 3, .n_outputs = 1, .inputs = x, .outputs = y,
+                        .wall_us = 1500};
+    for (int i = 0; i < 10; i++)
+        monitor_observe(&ev, NULL);
+    TU_OK(monitor_flush(f->db, &tu_err_));
+    serve_event_t failed = ev;
+    failed.inputs = failed.outputs = NULL;
+    failed.status = MOPS_EINVAL;
+    monitor_observe(&failed, NULL);
+    for (int i = 0; i < 5; i++)
+        monitor_observe(&ev, NULL);
+    serve_event_t direct = ev; /* a model addressed directly: not a deployment's */
+    direct.deployment_id = 0;
+    monitor_observe(&direct, NULL);
+    TU_OK(monitor_flush(f->db, &tu_err_));
+    assert_int_equal(count(f, "SELECT count(*) FROM monitor_windows"), 1);
+    assert_int_equal(count(f, "SELECT requests FROM monitor_windows"), 16);
+    assert_int_equal(count(f, "SELECT errors FROM monitor_windows"), 1);
+    assert_int_equal(count(f, "SELECT rows_seen FROM monitor_windows"), 30);
+    json_t *out = NULL;
+    TU_OK(monitor_availability(&f->sys, team, 42, now - MONITOR_WINDOW_MS, now + 1, &out,
+                               &tu_err_));
+    assert_int_equal(json_integer_value(json_object_get(out, "requests")), 16);
+    assert_true(fabs(json_real_value(json_object_get(out, "availability")) - 15.0 / 16) < 1e-12);
+    json_decref(out);
+    /* the summary holds per-feature counts and missing values */
+    store_stmt_t *st;
+    TU_OK(store_query(f->db, &st, &tu_err_, "SELECT summary FROM monitor_windows", NULL));
+    assert_int_equal(store_step(st, NULL), STORE_ROW);
+    json_t *sum = tu_json(store_col_text(st, 0));
+    store_finalize(st);
+    json_t *f0 = json_array_get(json_object_get(sum, "inputs"), 2); /* the NaN column */
+    assert_int_equal(json_integer_value(json_object_get(f0, "missing")), 15);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(f0, "moments"), "n")),
+                     15);
+    assert_int_equal(json_array_size(json_object_get(sum, "outputs")), 1);
+    json_decref(sum);
+    /* governance: the version has no reference and no rules */
+    TU_OK(monitor_governance_monitoring(&f->sys, 7, &out, &tu_err_));
+    assert_false(json_is_true(json_object_get(out, "configured")));
+    json_decref(out);
+    monitor_stop(); /* frees the slots (monitoring was never started) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_BOTH(test_alerts),
         TU_BOTH(test_availability),
+        TU_BOTH(test_windows_fold_and_merge),
         cmocka_unit_test(test_drift_exact_against_scipy),
         cmocka_unit_test(test_drift_sketch_bound),
     };
