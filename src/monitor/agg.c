@@ -151,16 +151,8 @@ int mon_acc_from_json(const json_t *j, int64_t requests, int64_t errors, int64_t
     if (rc == 0 && !a->lat)
         rc = mops_err_set(err, MOPS_ECORRUPT, "a monitoring window lacks its latency sketch");
     if (rc != 0) {
-        /* free only what was filled */
-        for (size_t i = 0; i < a->n_in; i++)
-            stats_kll_free(a->in[i].kll);
-        for (size_t i = 0; i < a->n_out; i++)
-            stats_kll_free(a->out[i].kll);
-        free(a->in);
-        free(a->out);
-        stats_kll_free(a->lat);
-        free(a);
-        return rc == 0 ? MOPS_ECORRUPT : rc;
+        mon_acc_free(a); /* sketches not read yet are NULL */
+        return rc;
     }
     *out = a;
     return 0;
