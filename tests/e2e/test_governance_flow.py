@@ -176,8 +176,7 @@ class GovernanceFlow(mopstest.TestCase):
         summary = ret["summary"]
         self.assertIsNotNone(summary["served_from"])
         self.assertGreater(summary["days_in_production"], 0)
-        self.assertEqual(summary["predictions"],
-                         {"available": False, "source": "serve is not available"})
+        self.assertEqual(summary["predictions"]["predictions"], 0)  # never deployed
 
         # The stage history: who, when, why, and the evaluation of each move.
         hist = srv.ok("GET", V1 + "/transitions")["items"]
@@ -237,8 +236,7 @@ class GovernanceFlow(mopstest.TestCase):
                          {"rob", "rita"})
         self.assertEqual(len(v1["validations"]), 3)
         self.assertEqual(v1["card"]["intended_use"], "Score churn risk monthly")
-        self.assertEqual(v1["deployments"], {"available": False,
-                                             "source": "serve is not available"})
+        self.assertEqual(v1["deployments"], [])
         self.assertEqual(len([e for e in v1["evaluations"] if e["outcome"] == "blocked"]), 5)
         self.assertTrue(any(e["action"] == "version.retire" for e in report["models"][0]["audit"]))
         page = os.path.join(self.tmp, "report.html")
@@ -246,7 +244,7 @@ class GovernanceFlow(mopstest.TestCase):
         html = mopstest.read(page, "r")
         self.assertIn("<h1>Compliance report: fraud/churn</h1>", html)
         self.assertIn("two-risk-officers", html)
-        self.assertIn("Not available: serve is not available", html)
+        self.assertIn("Not available: monitor is not available", html)
         for external in ("<script", "src=\"http", "href=\"http", "@import", "url("):
             self.assertNotIn(external, html)
         gen = srv.ok("GET", "/api/v1/audit?action=report.generate")["items"]
