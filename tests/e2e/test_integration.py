@@ -3,8 +3,12 @@ on a real server: governance decides which stages serving may route to;
 serving tells governance whether a version takes traffic (retirement) and
 which deployments it has (reports); serving tells data lineage which
 deployments a dataset's models feed; DataOps tells governance about a
-version's training data (the data rule)."""
+version's training data (the data rule, the privacy check before traffic)
+and serving which features to mask in the prediction log."""
+import math
 import os
+import sqlite3
+import struct
 import time
 
 import mopstest
@@ -112,3 +116,42 @@ class Integration(mopstest.TestCase):
         rule = [r for r in check["rules"] if r["name"] == "data"][0]
         self.assertNotIn("not part of this server", rule["message"])
         self.assertIn("dataset:fraud/tx@1", str(rule["evidence"]))
+
+    def test_pii_needs_a_privacy_approval_and_is_masked_in_the_log(self):
+        srv = self.srv
+        tx = "/api/v1/datasets/fraud/tx"
+        sha = srv.ok("POST", tx + "/uploads", raw=b"a,b,c,d\n7,2,3,4\n8,3,4,5\n",
+                     content_type="application/octet-stream")["sha256"]
+        srv.ok("POST", tx + "/versions", {"sha256": sha, "column_tags": {"a": ["pii:id"]}})
+        v = srv.version("fraud", "churn", data=mopstest.read(self.model), format="xgboost-json",
+                        dataset="dataset:fraud/tx@2")["version"]
+        path = M + "/versions/%d" % v
+        rita = srv.user("rita", "fraud", ["risk-officer"])
+        srv.ok("POST", path + "/reviews", {})
+        srv.ok("POST", path + "/approvals", {}, token=rita)
+        # approved, but its training data's PII is not: no traffic yet
+        got = srv.http("POST", path + "/transitions", {"to": "staging", "reason": "canary"},
+                       token=srv.admin)
+        msg = self.assertError(got, 409, "failed_precondition", "without a privacy approval")
+        self.assertIn("dataset:fraud/tx@2", msg)
+        # the risk officer approves the column's use; then it may serve
+        srv.ok("PUT", tx + "/versions/2/column-tags",
+               {"columns": {"a": ["pii:id"]}, "approve": True}, token=rita)
+        for stage in ("staging", "production"):
+            srv.ok("POST", path + "/transitions", {"to": stage, "reason": "approved"})
+        self.assertEqual(self.deploy("pii", v)[0], 201)
+        srv.ok("POST", "/v2/models/pii/infer", ROW)
+        # the prediction log keeps every feature but the PII one
+        db = os.path.join(srv.data_dir, "mops.db")
+        deadline = time.time() + 20 * mopstest.SLOW
+        while True:
+            with sqlite3.connect(db, timeout=30) as c:
+                row = c.execute("SELECT inputs FROM prediction_log p JOIN deployments d ON "
+                                "d.id = p.deployment_id WHERE d.name = 'pii'").fetchone()
+            if row:
+                break
+            self.assertLess(time.time(), deadline, "nothing logged")
+            time.sleep(0.1)
+        x = struct.unpack("<4d", row[0])
+        self.assertTrue(math.isnan(x[0]), x)
+        self.assertEqual(x[1:], (-1.0, 2.0, 0.25))
