@@ -19,6 +19,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "data/data.h"
 #include "governance/governance.h"
 #include "http/http.h"
 #include "monitor/monitor.h"
@@ -107,6 +108,21 @@ static int bootstrap(store_t *st, const mops_env_t *env, mops_err_t *err)
     return rc;
 }
 
+/* Connect the modules that answer questions of modules below them
+ * (docs/architecture.md): governance asks serving, monitoring and
+ * DataOps; data lineage asks serving. */
+static void providers_register(void)
+{
+    governance_providers_t gp = {.traffic = serve_governance_traffic,
+                                 .deployments = serve_governance_deployments,
+                                 .predictions = serve_governance_predictions,
+                                 .dataset = data_governance_dataset,
+                                 .monitoring = monitor_governance_monitoring,
+                                 .incidents = monitor_governance_incidents};
+    governance_providers_set(&gp);
+    data_lineage_set_deployments(serve_lineage_deployments);
+}
+
 int server_run(const server_config_t *cfg, mops_err_t *err)
 {
     mops_log_level_t level;
@@ -142,6 +158,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
         goto out;
     if (applied)
         mops_info("store: applied %d migration(s)", applied);
+    providers_register();
     /* Block the stop signals in every thread (MHD's inherit the mask) and
      * wait for them here; a closed client socket must not kill us. */
     sigset_t stop;
@@ -154,9 +171,6 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
      * store closes. */
     /* Monitoring observes serving: its observer is registered first. */
     monitor_options_t mo = MONITOR_OPTIONS_INIT;
-    governance_providers_t gp = {.monitoring = monitor_governance_monitoring,
-                                 .incidents = monitor_governance_incidents};
-    governance_providers_set(&gp);
     if ((rc = monitor_start(st, &env, &mo, err)) != 0 ||
         (rc = serve_start(st, &env, &so, err)) != 0)
         goto out;
