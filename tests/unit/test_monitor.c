@@ -100,7 +100,6 @@ static void test_alerts(void **state)
                          .value = 80, .threshold = 80};
     TU_OK(monitor_alert_fire(&f->sys, &c, NULL, NULL, &tu_err_));
     TU_OK(store_commit(f->db, &tu_err_));
-    json_decref(detail);
     assert_int_equal(count(f, "SELECT count(*) FROM monitor_retraining"), 1);
     int64_t n = 0;
     TU_OK(monitor_alert_count(&f->sys, team, model, 0, INT64_MAX, &n, &tu_err_));
@@ -120,6 +119,7 @@ static void test_alerts(void **state)
     TU_OK(store_commit(f->db, &tu_err_));
     assert_int_equal(fired, 1);
     assert_true(id2 != id);
+    json_decref(detail); /* a.detail is borrowed until here */
 
     /* lists: by team, state, source; another team sees nothing */
     monitor_alert_filter_t flt = {.team = "a", .state = "firing"};
