@@ -1,7 +1,8 @@
 /*
- * cmd_monitor.c — `mops monitor report|reference|alerts|retraining` and
- * `mops labels upload`: the monitoring report of a deployment, reference
- * profiles, alerts, retraining requests, and ground truth from a CSV.
+ * cmd_monitor.c — `mops monitor report|reference|rules|rule-*|alerts|
+ * retraining|retraining-close` and `mops labels upload`: the monitoring
+ * report of a deployment, reference profiles, alert rules, alerts,
+ * retraining requests, and ground truth from a CSV.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,197 @@ static int retraining_cmd(cli_client_t *c, int argc, char **argv)
     return list_cmd(c, argc, argv, "/api/v1/retraining-requests", 1);
 }
 
+
+/* ------------------------------------------------------------ alert rules */
+
+static char *rules_path(const char *dep, const char *rule)
+{
+    char *d = cli_escape(dep), *r = rule ? cli_escape(rule) : NULL;
+    char *p = r ? mops_xasprintf("/api/v1/deployments/%s/alert-rules/%s", d, r)
+                : mops_xasprintf("/api/v1/deployments/%s/alert-rules", d);
+    free(d);
+    free(r);
+    return p;
+}
+
+static void print_rule(const json_t *r)
+{
+    const json_t *f = json_object_get(r, "feature");
+    printf("rule:       %s (deployment %s)\n", cli_cell(json_object_get(r, "name"), 0),
+           cli_cell(json_object_get(r, "deployment"), 1));
+    printf("condition:  %s%s%s %s %s over %s\n", cli_cell(json_object_get(r, "metric"), 0),
+           json_is_string(f) ? " of " : "", json_is_string(f) ? json_string_value(f) : "",
+           cli_cell(json_object_get(r, "op"), 1), num(json_object_get(r, "threshold"), 2),
+           cli_cell(json_object_get(r, "window"), 3));
+    printf("severity:   %s\n", cli_cell(json_object_get(r, "severity"), 0));
+    printf("enabled:    %s\n", cli_cell(json_object_get(r, "enabled"), 0));
+    printf("firing:     %s\n", json_is_true(json_object_get(r, "firing")) ? "yes" : "no");
+}
+
+static void print_rules(const json_t *out)
+{
+    cli_table_t *t = cli_table_new(7, "NAME", "METRIC", "FEATURE", "CONDITION", "WINDOW",
+                                   "SEVERITY", "STATE");
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(out, "items"), i, r) {
+        char cond[300];
+        snprintf(cond, sizeof cond, "%s %s", cli_cell(json_object_get(r, "op"), 0),
+                 num(json_object_get(r, "threshold"), 1));
+        const char *state = !json_is_true(json_object_get(r, "enabled")) ? "disabled"
+                            : json_is_true(json_object_get(r, "firing")) ? "FIRING"
+                                                                          : "ok";
+        cli_table_add(t, cli_cell(json_object_get(r, "name"), 2),
+                      cli_cell(json_object_get(r, "metric"), 3),
+                      cli_cell(json_object_get(r, "feature"), 4), cond,
+                      cli_cell(json_object_get(r, "window"), 5),
+                      cli_cell(json_object_get(r, "severity"), 6), state);
+    }
+    cli_table_print(t);
+}
+
+static int rules_cmd(cli_client_t *c, int argc, char **argv)
+{
+    int json, rc = cli_json_only(argc, argv, 1, 1, &json);
+    if (rc != 0)
+        return rc;
+    char *path = rules_path(argv[optind], NULL);
+    rc = cli_show(c, "GET", path, NULL, json, print_rules);
+    free(path);
+    return rc;
+}
+
+/* rule-create and rule-update: DEPLOYMENT NAME and the rule's options. */
+static int rule_edit(cli_client_t *c, int argc, char **argv, int create)
+{
+    static const struct option opts[] = {
+        {"metric", required_argument, NULL, 'm'}, {"threshold", required_argument, NULL, 't'},
+        {"feature", required_argument, NULL, 'f'}, {"op", required_argument, NULL, 'o'},
+        {"window", required_argument, NULL, 'w'}, {"severity", required_argument, NULL, 's'},
+        {"enable", no_argument, NULL, OPT_ENABLE}, {"disable", no_argument, NULL, OPT_DISABLE},
+        {"json", no_argument, NULL, OPT_JSON},    {NULL, 0, NULL, 0}};
+    json_t *body = json_object();
+    int json = 0, ch, rc = 0;
+    while (rc == 0 && (ch = cli_getopt(argc, argv, opts, GROUP, cli_current_sub)) != -1) {
+        switch (ch) {
+        case 'm': json_object_set_new(body, "metric", json_string(optarg)); break;
+        case 't': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (!*optarg || *end)
+                rc = cli_usage_error("--threshold must be a number");
+            else
+                json_object_set_new(body, "threshold", json_real(v));
+            break;
+        }
+        case 'f':
+            json_object_set_new(body, "feature", *optarg ? json_string(optarg) : json_null());
+            break;
+        case 'o': json_object_set_new(body, "op", json_string(optarg)); break;
+        case 'w': json_object_set_new(body, "window", json_string(optarg)); break;
+        case 's': json_object_set_new(body, "severity", json_string(optarg)); break;
+        case OPT_ENABLE: json_object_set_new(body, "enabled", json_true()); break;
+        case OPT_DISABLE: json_object_set_new(body, "enabled", json_false()); break;
+        case OPT_JSON: json = 1; break;
+        default: rc = CLI_USAGE;
+        }
+    }
+    if (rc == 0 && argc - optind != 2)
+        rc = cli_usage_error("give DEPLOYMENT and RULE");
+    if (rc == 0 && create &&
+        (!json_object_get(body, "metric") || !json_object_get(body, "threshold")))
+        rc = cli_usage_error("give --metric and --threshold");
+    if (rc == 0 && !create && !json_object_size(body))
+        rc = cli_usage_error("nothing to change");
+    if (rc == 0) {
+        char *path = rules_path(argv[optind], create ? NULL : argv[optind + 1]);
+        if (create)
+            json_object_set_new(body, "name", json_string(argv[optind + 1]));
+        rc = cli_show(c, create ? "POST" : "PATCH", path, body, json, print_rule);
+        free(path);
+    }
+    json_decref(body);
+    return rc;
+}
+
+static int rule_create_cmd(cli_client_t *c, int argc, char **argv)
+{
+    return rule_edit(c, argc, argv, 1);
+}
+
+static int rule_update_cmd(cli_client_t *c, int argc, char **argv)
+{
+    return rule_edit(c, argc, argv, 0);
+}
+
+static int rule_show_cmd(cli_client_t *c, int argc, char **argv)
+{
+    int json, rc = cli_json_only(argc, argv, 2, 2, &json);
+    if (rc != 0)
+        return rc;
+    char *path = rules_path(argv[optind], argv[optind + 1]);
+    rc = cli_show(c, "GET", path, NULL, json, print_rule);
+    free(path);
+    return rc;
+}
+
+static int rule_delete_cmd(cli_client_t *c, int argc, char **argv)
+{
+    int json, rc = cli_json_only(argc, argv, 2, 2, &json);
+    if (rc != 0)
+        return rc;
+    char *path = rules_path(argv[optind], argv[optind + 1]);
+    json_t *out = NULL;
+    mops_err_t err;
+    rc = cli_request(c, "DELETE", path, NULL, &out, &err);
+    free(path);
+    json_decref(out);
+    if (rc != 0)
+        return cli_fail(&err);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:b}", "rule", argv[optind + 1], "deleted", 1);
+        cli_print_json(o);
+        json_decref(o);
+    } else {
+        printf("deleted alert rule %s of deployment %s\n", argv[optind + 1], argv[optind]);
+    }
+    return CLI_OK;
+}
+
+static void print_closed(const json_t *r)
+{
+    printf("closed retraining request %s on %s/%s\n", cli_cell(json_object_get(r, "id"), 0),
+           cli_cell(json_object_get(r, "team"), 1), cli_cell(json_object_get(r, "model"), 2));
+}
+
+static int retraining_close_cmd(cli_client_t *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"note", required_argument, NULL, 'n'},
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {NULL, 0, NULL, 0}};
+    json_t *body = json_object();
+    int json = 0, ch;
+    while ((ch = cli_getopt(argc, argv, opts, GROUP, cli_current_sub)) != -1) {
+        switch (ch) {
+        case 'n': json_object_set_new(body, "note", json_string(optarg)); break;
+        case OPT_JSON: json = 1; break;
+        default: json_decref(body); return CLI_USAGE;
+        }
+    }
+    int rc;
+    if (argc - optind != 1) {
+        rc = cli_usage_error("give the retraining request's ID");
+    } else {
+        char *id = cli_escape(argv[optind]);
+        char *path = mops_xasprintf("/api/v1/retraining-requests/%s/close", id);
+        free(id);
+        rc = cli_show(c, "POST", path, body, json, print_closed);
+        free(path);
+    }
+    json_decref(body);
+    return rc;
+}
+
 static const cli_sub_t subs[] = {
     {"report", "DEPLOYMENT [--from TIME] [--to TIME] [--json]",
      "Drift per feature (pass/fail), performance from labels, service figures.",
@@ -248,6 +440,32 @@ static const cli_sub_t subs[] = {
      "Upload a version's reference profile from a CSV (training or validation data, features "
      "in the model's order; prediction columns named prediction[_N]), or show it.",
      "  --json   print JSON\n", reference_cmd},
+    {"rules", "DEPLOYMENT [--json]", "List a deployment's alert rules and whether they fire.",
+     "  --json   print JSON\n", rules_cmd},
+    {"rule-create", "DEPLOYMENT RULE --metric M --threshold X [options]",
+     "Add an alert rule: it fires when the metric over the window compares with the threshold.",
+     "  -m, --metric M      drift_share, psi, wasserstein, jensen_shannon, ks_p_value,\n"
+     "                      chi2_p_value, prediction_psi, accuracy, precision, recall, f1,\n"
+     "                      roc_auc, log_loss, rmse, mae, r2, error_rate, availability,\n"
+     "                      latency_p50, latency_p95, latency_p99 (ms), requests\n"
+     "  -t, --threshold X   the threshold\n"
+     "  -f, --feature F     the feature (drift statistics; default: the worst feature)\n"
+     "  -o, --op OP         >, >=, < or <= (default: the metric's, e.g. > for psi)\n"
+     "  -w, --window W      how far back: 15m, 1h, 7d (default 1h)\n"
+     "  -s, --severity S    info, warning or critical (default warning)\n"
+     "  --disable           create it disabled\n"
+     "  --json              print JSON\n",
+     rule_create_cmd},
+    {"rule-show", "DEPLOYMENT RULE [--json]", "Show an alert rule.", "  --json   print JSON\n",
+     rule_show_cmd},
+    {"rule-update", "DEPLOYMENT RULE [options]",
+     "Change an alert rule (options as rule-create; --feature '' for every feature; "
+     "--enable, --disable).",
+     "  -m, --metric M  -t, --threshold X  -f, --feature F  -o, --op OP  -w, --window W\n"
+     "  -s, --severity S  --enable  --disable  --json\n",
+     rule_update_cmd},
+    {"rule-delete", "DEPLOYMENT RULE [--json]", "Delete an alert rule (its alert resolves).",
+     "  --json   print JSON\n", rule_delete_cmd},
     {"alerts", "[--team T] [--state firing|resolved] [--source monitor|finops] "
                "[--deployment D] [--json]",
      "List alerts, newest first.", "  --json   print JSON\n", alerts_cmd},
@@ -255,6 +473,10 @@ static const cli_sub_t subs[] = {
      "List retraining requests that drift and accuracy alerts opened.",
      "  -m, --mine   only requests on models you own\n  --json       print JSON\n",
      retraining_cmd},
+    {"retraining-close", "ID [--note TEXT] [--json]",
+     "Close a retraining request (its model's owner, or model.write on its team).",
+     "  -n, --note TEXT   what was done\n  --json            print JSON\n",
+     retraining_close_cmd},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

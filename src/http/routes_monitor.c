@@ -1,6 +1,7 @@
 /*
- * routes_monitor.c — monitoring: alerts, retraining requests and the
- * Prometheus endpoint, each handed to one monitor_* function.
+ * routes_monitor.c — monitoring: reports, alert rules, alerts, retraining
+ * requests, labels, reference profiles and the Prometheus endpoint, each
+ * handed to one monitor_* function.
  */
 #include <string.h>
 
@@ -84,6 +85,41 @@ static int report(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 
 HTTP_JSON_HANDLER(labels_post, 200, monitor_labels_post(&req->ctx, DEP, req->json, &out, err))
 
+#define RULE http_param(req, "rule")
+
+HTTP_JSON_HANDLER(rule_create, 201, monitor_rule_create(&req->ctx, DEP, req->json, &out, err))
+HTTP_JSON_HANDLER(rule_list, 200, monitor_rule_list(&req->ctx, DEP, &out, err))
+HTTP_JSON_HANDLER(rule_get, 200, monitor_rule_get(&req->ctx, DEP, RULE, &out, err))
+HTTP_JSON_HANDLER(rule_update, 200,
+                  monitor_rule_update(&req->ctx, DEP, RULE, req->json, &out, err))
+
+static int rule_delete(http_req_t *req, http_resp_t *resp, mops_err_t *err)
+{
+    static const char *const none[] = {NULL};
+    int rc = http_query_check(req, none, err);
+    if (rc == 0)
+        rc = monitor_rule_delete(&req->ctx, DEP, RULE, err);
+    if (rc == 0)
+        resp->status = 204;
+    return rc;
+}
+
+static int retraining_close(http_req_t *req, http_resp_t *resp, mops_err_t *err)
+{
+    static const char *const none[] = {NULL};
+    long long id;
+    json_t *out = NULL;
+    int rc = http_query_check(req, none, err);
+    if (rc == 0 && (mops_parse_i64(http_param(req, "id"), &id) != 0 || id <= 0))
+        rc = mops_err_set(err, MOPS_ENOTFOUND, "no retraining request %s",
+                          mops_text_show(http_param(req, "id")));
+    if (rc == 0)
+        rc = monitor_retraining_close(&req->ctx, id, req->json, &out, err);
+    if (rc == 0)
+        http_resp_json(resp, 200, out);
+    return rc;
+}
+
 #define TEAM http_param(req, "team")
 #define MODEL http_param(req, "model")
 #define VERSION http_param(req, "version")
@@ -127,14 +163,22 @@ static int reference_finish(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 }
 
 #define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
+#define RULES "/api/v1/deployments/:name/alert-rules"
 #define REF "/api/v1/models/:team/:model/versions/:version/reference"
 
 const http_route_t http_routes_monitor[] = {
     ROUTE("GET", "/api/v1/alerts", "alert.list", HTTP_BODY_NONE, alert_list),
     ROUTE("GET", "/api/v1/retraining-requests", "retraining.list", HTTP_BODY_NONE,
           retraining_list),
+    ROUTE("POST", "/api/v1/retraining-requests/:id/close", "retraining.close", HTTP_BODY_JSON,
+          retraining_close),
     ROUTE("GET", "/metrics", "metrics.read", HTTP_BODY_NONE, metrics),
     ROUTE("GET", "/api/v1/deployments/:name/monitoring", "monitor.report", HTTP_BODY_NONE, report),
+    ROUTE("POST", RULES, "alert_rule.create", HTTP_BODY_JSON, rule_create),
+    ROUTE("GET", RULES, "alert_rule.list", HTTP_BODY_NONE, rule_list),
+    ROUTE("GET", RULES "/:rule", "alert_rule.get", HTTP_BODY_NONE, rule_get),
+    ROUTE("PATCH", RULES "/:rule", "alert_rule.update", HTTP_BODY_JSON, rule_update),
+    ROUTE("DELETE", RULES "/:rule", "alert_rule.delete", HTTP_BODY_NONE, rule_delete),
     ROUTE("POST", "/api/v1/deployments/:name/labels", "labels.upload", HTTP_BODY_JSON,
           labels_post),
     ROUTE("GET", REF, "reference.get", HTTP_BODY_NONE, reference_get),

@@ -429,7 +429,7 @@ static void *writer_main(void *arg)
         if (store_conn_acquire(run.st, &db, &err) == 0) {
             if (monitor_flush(db, &err) != 0)
                 mops_warn("monitor: writing windows: %s", err.msg);
-            if (mon_rules_evaluate(db, run.env, &err) != 0)
+            if (mon_rules_evaluate(db, run.env, 0, NULL, &err) != 0)
                 mops_warn("monitor: evaluating alert rules: %s", err.msg);
             store_conn_release(db);
         } else {

@@ -470,8 +470,8 @@ int monitor_retraining_close(const mops_ctx_t *ctx, int64_t id, const json_t *sp
         return rc;
     if ((rc = mops_text_check("note", note, 2000, err)) != 0)
         return rc;
-    if (closed)
-        return mops_err_set(err, MOPS_EPRECOND, "%s is closed already", what);
+    if (closed) /* closing is idempotent: the request is answered as it is */
+        return retrain_json(ctx, id, out, err);
     if ((rc = store_begin(ctx->db, err)) != 0)
         return rc;
     rc = store_exec(ctx->db, NULL, err,

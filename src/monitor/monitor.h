@@ -92,9 +92,68 @@ int monitor_retraining_list(const mops_ctx_t *ctx, const monitor_retraining_filt
                             json_t **out, mops_err_t *err);
 
 /* Close a retraining request: spec {"note"?}. The model's owner or whoever
- * holds model.write on its team. *out: the request. Audited. */
+ * holds model.write on its team. *out: the request. Audited. Closing a
+ * closed request changes nothing and answers it as it is. */
 int monitor_retraining_close(const mops_ctx_t *ctx, int64_t id, const json_t *spec, json_t **out,
                              mops_err_t *err);
+
+/* ------------------------------------------------------------ alert rules */
+
+/*
+ * A deployment's alert rules: when the figure "metric" of the last
+ * "window" compares with "threshold" by "op", the rule's alert (key
+ * "rule:ID", source "monitor") fires; when it no longer does, it resolves.
+ * The monitoring thread evaluates every enabled rule after each write-out
+ * (monitor_options_t.flush_ms). A rule's figure is the worst over the
+ * deployment's versions (and over features unless "feature" names one);
+ * a figure that cannot be computed (no traffic, no reference profile, no
+ * labels) leaves the alert as it is. Windows are read from the hourly
+ * aggregates, so a window covers the hours it overlaps.
+ *
+ * Metrics (their default op; alert kind):
+ *   drift_share (>=; drift)            share of drifted features
+ *   psi, wasserstein, jensen_shannon (>), ks_p_value, chi2_p_value (<);
+ *                                      drift — of "feature", or the worst
+ *   prediction_psi (>; drift)          PSI of an output ("feature": its name)
+ *   accuracy, precision, recall, f1, roc_auc, r2 (<), log_loss, rmse,
+ *   mae (>); accuracy                  performance from labels
+ *   error_rate (>; errors), availability (<; availability),
+ *   latency_p50, latency_p95, latency_p99 (>, ms; latency),
+ *   requests (<; traffic)              the deployment's service figures
+ *
+ * A rule: {"id", "name", "deployment", "metric", "feature", "op",
+ * "threshold", "window" ("15m", "1h", "7d"), "severity", "enabled",
+ * "created_at", "updated_at", "firing", "alert" (the firing alert's id)}.
+ * A rule created, or changed while enabled, is evaluated at once, so the
+ * answer says whether it fires.
+ */
+
+/* spec: {"name", "metric", "threshold", "feature"?, "op"?, "window"? ("1h"),
+ * "severity"? ("warning"), "enabled"? (true)}. monitor.write on the
+ * deployment's team; at most 100 rules per deployment (MOPS_EPRECOND); a
+ * name in use is MOPS_ECONFLICT. *out: the rule. Audited
+ * ("alert_rule.create"). */
+int monitor_rule_create(const mops_ctx_t *ctx, const char *deployment, const json_t *spec,
+                        json_t **out, mops_err_t *err);
+
+/* The deployment's rules by name (monitor.read): {"items": [...]}. */
+int monitor_rule_list(const mops_ctx_t *ctx, const char *deployment, json_t **out,
+                      mops_err_t *err);
+
+/* One rule (monitor.read); MOPS_ENOTFOUND. */
+int monitor_rule_get(const mops_ctx_t *ctx, const char *deployment, const char *name,
+                     json_t **out, mops_err_t *err);
+
+/* spec: any of metric, threshold, feature (null: every one), op, window,
+ * severity, enabled (monitor.write). Disabling resolves the rule's
+ * alert. *out: the rule. Audited ("alert_rule.update"). */
+int monitor_rule_update(const mops_ctx_t *ctx, const char *deployment, const char *name,
+                        const json_t *spec, json_t **out, mops_err_t *err);
+
+/* Delete a rule (monitor.write), resolving its alert. Audited
+ * ("alert_rule.delete"). */
+int monitor_rule_delete(const mops_ctx_t *ctx, const char *deployment, const char *name,
+                        mops_err_t *err);
 
 /* ------------------------------------------------------------ aggregates */
 

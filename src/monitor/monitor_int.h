@@ -76,7 +76,19 @@ void mon_agg_reset(void);
 int mon_reference_load(const mops_ctx_t *ctx, int64_t version_id, json_t **profile,
                        int64_t *created_at, mops_err_t *err);
 
-/* Evaluate every enabled alert rule once (the writer thread). */
-int mon_rules_evaluate(store_conn_t *db, const mops_env_t *env, mops_err_t *err);
+/* The report of deployment dep_id (named deployment) over [from_ms,
+ * to_ms), as monitor_report answers it, without permission checks or
+ * writing out pending windows. version_ids (may be NULL; room for
+ * MON_REPORT_VERSIONS) receives the id of each entry of "versions", and
+ * *n_versions (may be NULL) their count. */
+#define MON_REPORT_VERSIONS 64
+int mon_report_build(const mops_ctx_t *ctx, int64_t dep_id, const char *deployment,
+                     int64_t from_ms, int64_t to_ms, json_t **out, int64_t *version_ids,
+                     int *n_versions, mops_err_t *err);
+
+/* Evaluate every enabled alert rule once (the writer thread), or only
+ * rule_id (not 0); request_id (may be NULL) marks the audit entries. */
+int mon_rules_evaluate(store_conn_t *db, const mops_env_t *env, int64_t rule_id,
+                       const char *request_id, mops_err_t *err);
 
 #endif

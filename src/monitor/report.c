@@ -237,32 +237,21 @@ static int performance_json(const mops_ctx_t *ctx, int64_t dep_id, int64_t versi
     return 0;
 }
 
-int monitor_report(const mops_ctx_t *ctx, const char *deployment, int64_t from_ms, int64_t to_ms,
-                   json_t **out, mops_err_t *err)
+int mon_report_build(const mops_ctx_t *ctx, int64_t dep_id, const char *deployment,
+                     int64_t from_ms, int64_t to_ms, json_t **out, int64_t *version_ids,
+                     int *n_versions, mops_err_t *err)
 {
-    int64_t team_id, dep_id;
-    int rc = mon_deployment_find(ctx, deployment, AUTH_MONITOR_READ, &team_id, &dep_id, err);
-    if (rc != 0)
-        return rc;
-    if (!to_ms)
-        to_ms = mops_now_ms() + 1;
-    if (!from_ms)
-        from_ms = to_ms - 24 * MONITOR_WINDOW_MS;
-    if (from_ms >= to_ms)
-        return mops_err_set(err, MOPS_EINVAL, "from must be before to");
-    if ((rc = monitor_flush(ctx->db, err)) != 0)
-        return rc;
     int64_t first = from_ms - from_ms % MONITOR_WINDOW_MS;
     store_stmt_t *s;
-    rc = store_query(ctx->db, &s, err,
+    int rc = store_query(ctx->db, &s, err,
                      "SELECT version_id, requests, errors, rows_seen, summary FROM "
                      "monitor_windows WHERE deployment_id = ? AND start_ms >= ? AND start_ms < ? "
                      "ORDER BY version_id, start_ms",
                      "iii", dep_id, first, to_ms);
     if (rc != 0)
         return rc;
-    vwin_t v[64];
-    int nv = 0;
+    vwin_t v[MON_REPORT_VERSIONS];
+    int nv = 0, nout = 0;
     mon_acc_t total = {0};
     while ((rc = store_step(s, err)) == STORE_ROW) {
         json_t *j = json_loads(store_col_text(s, 4), 0, NULL);
@@ -279,7 +268,7 @@ int monitor_report(const mops_ctx_t *ctx, const char *deployment, int64_t from_m
             mon_acc_free(a);
             if (rc != 0)
                 break;
-        } else if (nv < 64) {
+        } else if (nv < MON_REPORT_VERSIONS) {
             v[nv++] = (vwin_t){vid, a};
         } else {
             mon_acc_free(a);
@@ -307,14 +296,18 @@ int monitor_report(const mops_ctx_t *ctx, const char *deployment, int64_t from_m
         }
         json_decref(profile);
         if (rc >= 0 && (rc = performance_json(ctx, dep_id, v[i].version_id, from_ms, to_ms, &perf,
-                                              err)) == 0)
+                                              err)) == 0) {
+            if (version_ids)
+                version_ids[nout] = v[i].version_id;
+            nout++;
             json_array_append_new(versions,
                                   json_pack("{s:s, s:o, s:o, s:o}", "version", name, "service",
                                             service_json(v[i].acc), "drift", drift ? drift
                                                                                    : json_null(),
                                             "performance", perf));
-        else
+        } else {
             json_decref(drift);
+        }
         if (rc >= 0) {
             mops_err_t e2;
             total.requests += v[i].acc->requests;
@@ -335,5 +328,25 @@ int monitor_report(const mops_ctx_t *ctx, const char *deployment, int64_t from_m
                      (json_int_t)MONITOR_WINDOW_MS, "service", service_json(&total), "versions",
                      versions);
     stats_kll_free(total.lat);
+    if (n_versions)
+        *n_versions = nout;
     return 0;
+}
+
+int monitor_report(const mops_ctx_t *ctx, const char *deployment, int64_t from_ms, int64_t to_ms,
+                   json_t **out, mops_err_t *err)
+{
+    int64_t team_id, dep_id;
+    int rc = mon_deployment_find(ctx, deployment, AUTH_MONITOR_READ, &team_id, &dep_id, err);
+    if (rc != 0)
+        return rc;
+    if (!to_ms)
+        to_ms = mops_now_ms() + 1;
+    if (!from_ms)
+        from_ms = to_ms - 24 * MONITOR_WINDOW_MS;
+    if (from_ms >= to_ms)
+        return mops_err_set(err, MOPS_EINVAL, "from must be before to");
+    if ((rc = monitor_flush(ctx->db, err)) != 0)
+        return rc;
+    return mon_report_build(ctx, dep_id, deployment, from_ms, to_ms, out, NULL, NULL, err);
 }

@@ -171,7 +171,8 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
      * store closes. */
     /* Monitoring observes serving: its observer is registered first. */
     monitor_options_t mo = MONITOR_OPTIONS_INIT;
-    if ((rc = monitor_start(st, &env, &mo, err)) != 0 ||
+    mo.flush_ms = cfg->monitor_interval_ms;
+    if ((cfg->monitoring && (rc = monitor_start(st, &env, &mo, err)) != 0) ||
         (rc = serve_start(st, &env, &so, err)) != 0)
         goto out;
     serving = 1;

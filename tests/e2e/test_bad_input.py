@@ -34,6 +34,7 @@ HOLDOUT = b"a,b,c,d,y\n1,2,3,4,1\n0,0,0,0,0\n"
 # from the valid one in one way only, and the valid ones are sent last to
 # prove they are.
 STR, INT, BOOL, OBJ, STRS, ARR = "string", "integer", "boolean", "object", "strings", "array"
+NUM = "number"
 DSET = "/api/v1/datasets/fraud/d"
 DS_PATH = "/api/v1/datasets/:team/:dataset"
 DV_PATH = DS_PATH + "/versions/:version"
@@ -161,6 +162,20 @@ JSON_ROUTES = {
     ("POST", "/api/v1/deployments/:name/labels"): (
         D + "/labels", {"labels": [{"request_id": "r-1", "label": 1, "row": 0}]},
         {"labels": ARR}, ["labels"]),
+    ("POST", "/api/v1/deployments/:name/alert-rules"): (
+        D + "/alert-rules",
+        {"name": "r-new", "metric": "psi", "threshold": 0.2, "feature": "a", "op": ">",
+         "window": "1h", "severity": "warning", "enabled": False},
+        {"name": STR, "metric": STR, "threshold": NUM, "op": STR, "window": STR,
+         "severity": STR, "enabled": BOOL}, ["name", "metric", "threshold"]),
+    ("PATCH", "/api/v1/deployments/:name/alert-rules/:rule"): (
+        D + "/alert-rules/r0",
+        {"metric": "psi", "threshold": 0.3, "feature": None, "op": ">=", "window": "2h",
+         "severity": "critical", "enabled": False},
+        {"metric": STR, "threshold": NUM, "op": STR, "window": STR, "severity": STR,
+         "enabled": BOOL}, []),
+    ("POST", "/api/v1/retraining-requests/:id/close"): (
+        "/api/v1/retraining-requests/1/close", {"note": "retrained"}, {"note": STR}, []),
     ("PATCH", "/api/v1/teams/:team/webhooks/:name"): (
         "/api/v1/teams/fraud/webhooks/h0",
         {"url": "http://127.0.0.1:9/y", "events": ["review."], "secret": "t", "max_attempts": 2,
@@ -174,7 +189,7 @@ STREAM_TYPES = {("POST", VP + "/validations"): "text/csv",
                 ("POST", VP + "/reference"): "text/csv"}
 
 # Values of the wrong type for each expected type.
-WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
+WRONG = {NUM: ["0.5", None, True, [1]], STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
          OBJ: ["x", [], None], STRS: ["x", [1], None, {}], ARR: ["x", {}, None, 1]}
 
 # Names no team, user, model or alias may have.
@@ -249,6 +264,15 @@ class World:
         srv.ok("POST", "/api/v1/policies", {"source": POLICY % ("base", "fraud")})
         srv.ok("POST", "/api/v1/teams/fraud/webhooks", {"name": "h0", "url": "http://127.0.0.1:9/h",
                                                         "events": ["ping"], "max_attempts": 1})
+        # monitoring: a drift rule that fires at once (PSI >= 0) opens
+        # retraining request 1; disabled, it changes nothing in the background
+        srv.ok("POST", "/api/v1/models/fraud/sm/versions/1/reference",
+               raw=b"a,b,c,d\n1,2,3,4\n0,1,0,1\n", content_type="text/csv")
+        srv.ok("POST", "/v2/models/dep/infer", {"inputs": [{
+            "name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]})
+        assert srv.ok("POST", D + "/alert-rules", {"name": "r0", "metric": "psi", "op": ">=",
+                                                   "threshold": 0})["firing"]
+        srv.ok("PATCH", D + "/alert-rules/r0", {"enabled": False})
 
     def targets(self):
         """A request for every route that succeeds as it stands (and, for
@@ -346,6 +370,11 @@ class World:
             ("GET", "/api/v1/retraining-requests"): ("/api/v1/retraining-requests", None, None),
             ("GET", "/metrics"): ("/metrics", None, None),
             ("GET", "/api/v1/deployments/:name/monitoring"): (D + "/monitoring", None, None),
+            ("GET", "/api/v1/deployments/:name/alert-rules"): (D + "/alert-rules", None, None),
+            ("GET", "/api/v1/deployments/:name/alert-rules/:rule"): (D + "/alert-rules/r0",
+                                                                     None, None),
+            ("DELETE", "/api/v1/deployments/:name/alert-rules/:rule"): (D + "/alert-rules/r0",
+                                                                        None, None),
             ("GET", VP + "/reference"): (M + "/versions/1/reference", None, None),
             ("POST", VP + "/reference"): (M + "/versions/1/reference", b"x\n3\n", "text/csv"),
             ("GET", "/api/v1/teams/:team/webhooks/:name"): ("/api/v1/teams/fraud/webhooks/h0",

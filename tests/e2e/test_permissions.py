@@ -129,6 +129,15 @@ class World:
         srv.ok("POST", "/api/v1/policies", {"source": policy_source("org", None)})
         srv.ok("POST", "/api/v1/teams/alpha/webhooks", {"name": "h0", "url": DEAD_URL,
                                                         "events": ["ping"], "max_attempts": 1})
+        # Monitoring: a drift rule that fires at once (PSI >= 0) opens a
+        # retraining request; disabled, it changes nothing in the background.
+        srv.ok("POST", "/api/v1/models/alpha/sm/versions/1/reference", raw=CSV,
+               content_type="text/csv")
+        srv.ok("POST", "/v2/models/dep/infer", ROW)
+        assert srv.ok("POST", D + "/alert-rules", {"name": "always", "metric": "psi", "op": ">=",
+                                                   "threshold": 0})["firing"]
+        srv.ok("PATCH", D + "/alert-rules/always", {"enabled": False})
+        self.retraining = srv.ok("GET", "/api/v1/retraining-requests")["items"][0]["id"]
 
     def submit(self):
         return self.srv.ok("POST", "/api/v1/jobs", {"team": "alpha", "model": "sm", "version": 1,
@@ -235,6 +244,16 @@ def delete_deployment(w, a):
     w.srv.ok("POST", "/api/v1/deployments", {"name": name, "team": "alpha",
                                              "primary": {"model": "sm", "version": 1}})
     return Req("DELETE", "/api/v1/deployments/" + name)
+
+
+RULES = "/api/v1/deployments/:name/alert-rules"
+
+
+def delete_rule(w, a):
+    name = w.fresh("gone")
+    w.srv.ok("POST", D + "/alert-rules", {"name": name, "metric": "requests", "threshold": 1,
+                                          "enabled": False})
+    return Req("DELETE", D + "/alert-rules/" + name)
 
 
 def cancel_job(w, a):
@@ -544,6 +563,20 @@ EXPECT = {
                                                "text/csv"))],
     ("GET", "/api/v1/jobs/:id/result"): [
         Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d/result" % w.job))],
+    ("POST", "/api/v1/retraining-requests/:id/close"): [
+        Case("model.write", lambda w, a: Req(
+            "POST", "/api/v1/retraining-requests/%d/close" % w.retraining, {"note": "done"}))],
+    ("POST", RULES): [
+        Case("monitor.write", lambda w, a: Req("POST", D + "/alert-rules", {
+            "name": w.fresh("r"), "metric": "error_rate", "threshold": 0.5,
+            "enabled": False}))],
+    ("GET", RULES): [Case("monitor.read", lambda w, a: Req("GET", D + "/alert-rules"))],
+    ("GET", RULES + "/:rule"): [
+        Case("monitor.read", lambda w, a: Req("GET", D + "/alert-rules/always"))],
+    ("PATCH", RULES + "/:rule"): [
+        Case("monitor.write", lambda w, a: Req("PATCH", D + "/alert-rules/always",
+                                               {"threshold": 0.1 * next(w.n)}))],
+    ("DELETE", RULES + "/:rule"): [Case("monitor.write", delete_rule)],
 }
 
 

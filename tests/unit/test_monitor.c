@@ -163,7 +163,12 @@ static void test_alerts(void **state)
     TU_OK(monitor_retraining_close(&ds, rid, spec, &out, &tu_err_));
     assert_string_equal(json_string_value(json_object_get(out, "state")), "closed");
     json_decref(out);
-    assert_int_equal(monitor_retraining_close(&ds, rid, spec, &out, &err), MOPS_EPRECOND);
+    /* again: nothing changes, the request is answered as it is */
+    json_decref(spec);
+    spec = tu_json("{\"note\":\"other\"}");
+    TU_OK(monitor_retraining_close(&ds, rid, spec, &out, &tu_err_));
+    assert_string_equal(json_string_value(json_object_get(out, "note")), "retrained as v2");
+    json_decref(out);
     json_decref(spec);
     /* webhooks: nothing subscribed here, so no deliveries, but events are
      * queued for every team webhook; with none, none */
