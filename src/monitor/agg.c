@@ -69,14 +69,25 @@ void mon_acc_free(mon_acc_t *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < a->n_in; i++)
+    for (size_t i = 0; i < a->n_in; i++) {
         stats_kll_free(a->in[i].kll);
-    for (size_t i = 0; i < a->n_out; i++)
+        stats_topk_free(a->in[i].top);
+    }
+    for (size_t i = 0; i < a->n_out; i++) {
         stats_kll_free(a->out[i].kll);
+        stats_topk_free(a->out[i].top);
+    }
     free(a->in);
     free(a->out);
     stats_kll_free(a->lat);
     free(a);
+}
+
+void mon_topk_add_number(stats_topk_t *t, double x)
+{
+    char text[24];
+    int len = snprintf(text, sizeof text, "%lld", (long long)x);
+    stats_topk_add(t, text, (size_t)len, stats_hash_number(x));
 }
 
 static void feat_add(mon_feat_t *f, double x)
@@ -87,12 +98,22 @@ static void feat_add(mon_feat_t *f, double x)
     }
     stats_moments_add(&f->mom, x);
     stats_kll_add(f->kll, x);
+    /* Codes of categorical features: whole numbers only, so continuous
+     * features pay one comparison. */
+    if (mon_whole(x)) {
+        if (!f->top)
+            f->top = stats_topk_new(MON_TOPK_K);
+        mon_topk_add_number(f->top, x);
+    }
 }
 
 static json_t *feat_json(const mon_feat_t *f)
 {
-    return json_pack("{s:I, s:o, s:o}", "missing", (json_int_t)f->missing, "moments",
-                     stats_moments_to_json(&f->mom), "kll", stats_kll_to_json(f->kll));
+    json_t *j = json_pack("{s:I, s:o, s:o}", "missing", (json_int_t)f->missing, "moments",
+                          stats_moments_to_json(&f->mom), "kll", stats_kll_to_json(f->kll));
+    if (f->top)
+        json_object_set_new(j, "topk", stats_topk_to_json(f->top));
+    return j;
 }
 
 static int feat_from_json(const json_t *j, mon_feat_t *f, mops_err_t *err)
@@ -101,6 +122,8 @@ static int feat_from_json(const json_t *j, mon_feat_t *f, mops_err_t *err)
     int rc = stats_moments_from_json(json_object_get(j, "moments"), &f->mom, err);
     if (rc == 0)
         rc = stats_kll_from_json(json_object_get(j, "kll"), &f->kll, err);
+    if (rc == 0 && json_object_get(j, "topk"))
+        rc = stats_topk_from_json(json_object_get(j, "topk"), &f->top, err);
     return rc;
 }
 
@@ -108,7 +131,13 @@ static int feat_merge(mon_feat_t *f, const mon_feat_t *o, mops_err_t *err)
 {
     f->missing += o->missing;
     stats_moments_merge(&f->mom, &o->mom);
-    return stats_kll_merge(f->kll, o->kll, err);
+    int rc = stats_kll_merge(f->kll, o->kll, err);
+    if (rc == 0 && o->top) {
+        if (!f->top)
+            f->top = stats_topk_new(MON_TOPK_K);
+        rc = stats_topk_merge(f->top, o->top, err);
+    }
+    return rc;
 }
 
 json_t *mon_acc_json(const mon_acc_t *a)

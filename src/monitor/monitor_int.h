@@ -40,12 +40,29 @@ int mon_metrics_serving(const mops_ctx_t *ctx, mops_buf_t *b, mops_err_t *err);
 
 #define MON_LAT_BUCKETS 14
 
+/* Frequent whole-number values (codes of categorical features) kept per
+ * feature and window, and by reference profiles; a reference column is
+ * categorical when all its values are whole numbers of at most
+ * MON_CATEGORIES_MAX distinct values. */
+#define MON_TOPK_K 32
+#define MON_CATEGORIES_MAX 20
+
 /* One output or input feature of a window. */
 typedef struct mon_feat {
     uint64_t missing;
     stats_moments_t mom;
     stats_kll_t *kll;
+    stats_topk_t *top; /* whole-number values, NULL until one arrives */
 } mon_feat_t;
+
+/* Is x a whole number topk may key (and its text)? */
+static inline int mon_whole(double x)
+{
+    return x == (double)(long long)x && x > -1e15 && x < 1e15;
+}
+
+/* Count a whole number x in t: keyed as stats_column keys numbers. */
+void mon_topk_add_number(stats_topk_t *t, double x);
 
 /* One hourly window of a deployment and version (also the merge of
  * several, read back from the store). */

@@ -25,6 +25,8 @@ struct monitor_upload {
     size_t ncols;
     char **names;
     stats_column_t **cols;
+    stats_topk_t **tops; /* whole-number values per column */
+    int64_t *decimals;   /* values per column that are not whole numbers */
     int64_t rows;
 };
 
@@ -38,9 +40,12 @@ static int on_record(void *arg, const mops_csv_record_t *rec, mops_err_t *err)
         u->ncols = rec->n;
         u->names = mops_xcalloc(rec->n + 1, sizeof *u->names);
         u->cols = mops_xcalloc(rec->n + 1, sizeof *u->cols);
+        u->tops = mops_xcalloc(rec->n + 1, sizeof *u->tops);
+        u->decimals = mops_xcalloc(rec->n + 1, sizeof *u->decimals);
         for (size_t i = 0; i < rec->n; i++) {
             u->names[i] = mops_xstrndup(rec->fields[i], rec->lens[i]);
             u->cols[i] = stats_column_new();
+            u->tops[i] = stats_topk_new(STATS_TOPK_K);
         }
         return 0;
     }
@@ -51,9 +56,13 @@ static int on_record(void *arg, const mops_csv_record_t *rec, mops_err_t *err)
     for (size_t i = 0; i < rec->n; i++) {
         double x;
         int r = mops_csv_number(rec->fields[i], rec->lens[i], &x);
-        if (r == 0 && isfinite(x))
+        if (r == 0 && isfinite(x)) {
             stats_column_add(u->cols[i], NULL, 0, x);
-        else
+            if (!mon_whole(x))
+                u->decimals[i]++;
+            else if (!u->decimals[i])
+                mon_topk_add_number(u->tops[i], x);
+        } else
             stats_column_add_missing(u->cols[i]);
     }
     u->rows++;
@@ -94,9 +103,12 @@ void monitor_reference_abort(monitor_upload_t *u)
     for (size_t i = 0; i < u->ncols; i++) {
         free(u->names[i]);
         stats_column_free(u->cols[i]);
+        stats_topk_free(u->tops[i]);
     }
     free(u->names);
     free(u->cols);
+    free(u->tops);
+    free(u->decimals);
     free(u);
 }
 
@@ -108,8 +120,18 @@ static json_t *profile_json(const monitor_upload_t *u, json_t *summary)
         const stats_moments_t *m = stats_column_moments(u->cols[i]);
         if (!m->n)
             continue; /* no number at all: not a feature */
-        json_array_append_new(cols, json_pack("{s:s, s:o}", "name", u->names[i], "sketch",
-                                              stats_column_to_json(u->cols[i])));
+        json_t *col = json_pack("{s:s, s:o}", "name", u->names[i], "sketch",
+                                stats_column_to_json(u->cols[i]));
+        /* Categorical: whole numbers only, few of them, every one counted
+         * exactly (the sketch has room for all). */
+        const stats_topk_t *t = u->tops[i];
+        stats_topk_item_t items[MON_CATEGORIES_MAX + 1];
+        if (!u->decimals[i] && stats_topk_error(t) == 0 && stats_topk_n(t) == m->n &&
+            stats_topk_items(t, items, MON_CATEGORIES_MAX + 1) <= MON_CATEGORIES_MAX) {
+            json_object_set_new(col, "categorical", json_true());
+            json_object_set_new(col, "topk", stats_topk_to_json(t));
+        }
+        json_array_append_new(cols, col);
         json_array_append_new(summary,
                               json_pack("{s:s, s:I, s:I}", "name", u->names[i], "count",
                                         (json_int_t)stats_column_count(u->cols[i]), "missing",
@@ -201,12 +223,14 @@ int monitor_reference_get(const mops_ctx_t *ctx, const char *team, const char *m
         if (stats_column_from_json(json_object_get(c, "sketch"), &col, NULL) != 0)
             continue;
         const stats_moments_t *m = stats_column_moments(col);
-        json_array_append_new(cols, json_pack("{s:O, s:I, s:I, s:o, s:o}", "name",
+        json_array_append_new(cols, json_pack("{s:O, s:I, s:I, s:o, s:o, s:b}", "name",
                                               json_object_get(c, "name"), "count",
                                               (json_int_t)stats_column_count(col), "missing",
                                               (json_int_t)stats_column_missing(col), "mean",
                                               mon_num(m->mean), "std",
-                                              mon_num(sqrt(stats_moments_variance(m, 0)))));
+                                              mon_num(sqrt(stats_moments_variance(m, 0))),
+                                              "categorical",
+                                              json_is_true(json_object_get(c, "categorical"))));
         stats_column_free(col);
     }
     *out = json_pack("{s:s, s:s, s:O, s:o, s:o}", "version",

@@ -40,10 +40,10 @@ static json_t *feature_drift(const char *name, const stats_column_t *ref, const 
     const stats_moments_t *rm = stats_column_moments(ref);
     monitor_dist_t r = {.kll = stats_column_kll(ref), .std = sqrt(stats_moments_variance(rm, 0))};
     monitor_dist_t c = {.kll = cur->kll, .std = sqrt(stats_moments_variance(&cur->mom, 0))};
-    json_t *j = json_pack("{s:s, s:I, s:I, s:o, s:o}", "name", name, "count",
-                          (json_int_t)cur->mom.n, "missing", (json_int_t)cur->missing, "mean",
-                          mon_num(cur->mom.n ? cur->mom.mean : NAN), "reference_mean",
-                          mon_num(rm->mean));
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s, s:o, s:o}", "name", name, "count",
+                          (json_int_t)cur->mom.n, "missing", (json_int_t)cur->missing, "kind",
+                          "numeric", "mean", mon_num(cur->mom.n ? cur->mom.mean : NAN),
+                          "reference_mean", mon_num(rm->mean));
     monitor_drift_t d;
     *drifted = 0;
     if (!cur->mom.n || !rm->n || monitor_drift_numeric(&r, &c, &d, err) != 0) {
@@ -67,6 +67,69 @@ static json_t *feature_drift(const char *name, const stats_column_t *ref, const 
     return j;
 }
 
+/* Drift of a categorical feature: the reference's categories (counted
+ * exactly) against the window's frequent values, every other live value
+ * in one more category; chi-square with at most SMALL_SAMPLE reference
+ * values, Jensen–Shannon beyond (Evidently's defaults). Live counts are
+ * low by at most the window sketch's error (stats_topk_error). */
+static json_t *categorical_drift(const char *name, const json_t *col, const mon_feat_t *cur,
+                                 int *drifted, mops_err_t *err)
+{
+    stats_topk_t *rt = NULL;
+    *drifted = 0;
+    json_t *j = json_pack("{s:s, s:I, s:I, s:s}", "name", name, "count", (json_int_t)cur->mom.n,
+                          "missing", (json_int_t)cur->missing, "kind", "categorical");
+    if (stats_topk_from_json(json_object_get(col, "topk"), &rt, err) != 0 || !cur->mom.n) {
+        stats_topk_free(rt);
+        json_object_set_new(j, "method", json_null());
+        json_object_set_new(j, "drifted", json_null());
+        return j;
+    }
+    stats_topk_item_t ri[MON_CATEGORIES_MAX + 1], ci[MON_TOPK_K];
+    size_t nr = stats_topk_items(rt, ri, MON_CATEGORIES_MAX + 1);
+    size_t nc = cur->top ? stats_topk_items(cur->top, ci, MON_TOPK_K) : 0;
+    double rc[MON_CATEGORIES_MAX + 2], cc[MON_CATEGORIES_MAX + 2], matched = 0, ref_n = 0;
+    json_t *cats = json_array();
+    for (size_t a = 0; a < nr; a++) {
+        rc[a] = (double)ri[a].count;
+        cc[a] = 0;
+        for (size_t b = 0; b < nc; b++)
+            if (ci[b].hash == ri[a].hash)
+                cc[a] = (double)ci[b].count;
+        matched += cc[a];
+        ref_n += rc[a];
+        json_array_append_new(cats, json_pack("{s:s%, s:f, s:f}", "value", ri[a].text, ri[a].len,
+                                              "reference", rc[a], "current", cc[a]));
+    }
+    /* values the reference never had */
+    rc[nr] = 0;
+    cc[nr] = (double)cur->mom.n - matched;
+    json_array_append_new(cats, json_pack("{s:n, s:f, s:f}", "value", "reference", 0.0,
+                                          "current", cc[nr]));
+    double p = NAN, js = NAN;
+    int test = ref_n <= SMALL_SAMPLE;
+    if (monitor_drift_categorical(rc, cc, nr + 1, &p, &js, err) == 0) {
+        double score = test ? p : js, threshold = test ? KS_ALPHA : WASSERSTEIN_MAX;
+        *drifted = test ? score < threshold : score >= threshold;
+        json_object_set_new(j, "method", json_string(test ? "chi2" : "jensen_shannon"));
+        json_object_set_new(j, "score", mon_num(score));
+        json_object_set_new(j, "threshold", json_real(threshold));
+        json_object_set_new(j, "drifted", json_boolean(*drifted));
+        json_object_set_new(j, "stats", json_pack("{s:o, s:o, s:I}", "chi2_p_value", mon_num(p),
+                                                  "jensen_shannon", mon_num(js),
+                                                  "count_error",
+                                                  (json_int_t)(cur->top ? stats_topk_error(cur->top)
+                                                                        : 0)));
+        json_object_set_new(j, "categories", cats);
+    } else {
+        json_decref(cats);
+        json_object_set_new(j, "method", json_null());
+        json_object_set_new(j, "drifted", json_null());
+    }
+    stats_topk_free(rt);
+    return j;
+}
+
 static int is_prediction_name(const char *s)
 {
     return !strcmp(s, "prediction") || !strncmp(s, "prediction_", 11);
@@ -85,10 +148,17 @@ static json_t *drift_json(const mon_acc_t *w, const json_t *profile, mops_err_t 
                                      : (fi < w->n_in ? &w->in[fi++] : NULL);
         if (!cur)
             continue;
+        int drifted;
+        if (!pred && json_is_true(json_object_get(c, "categorical"))) {
+            json_t *j = categorical_drift(name, c, cur, &drifted, err);
+            compared += json_is_boolean(json_object_get(j, "drifted"));
+            drifted_n += drifted;
+            json_array_append_new(features, j);
+            continue;
+        }
         stats_column_t *ref = NULL;
         if (stats_column_from_json(json_object_get(c, "sketch"), &ref, err) != 0)
             continue;
-        int drifted;
         json_t *j = feature_drift(name, ref, cur, &drifted, err);
         stats_column_free(ref);
         if (pred) {

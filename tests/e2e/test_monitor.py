@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 from scipy import stats
+from scipy.spatial import distance
 from sklearn import metrics
 
 import mopstest
@@ -126,6 +127,47 @@ class Monitor(mopstest.TestCase):
         srv.start()
         rep2 = srv.ok("GET", "/api/v1/deployments/churn-api/monitoring")
         self.assertEqual(rep2["service"]["requests"], 51)
+
+    def test_categorical_drift(self):
+        """A feature holding codes is categorical in the reference: its
+        drift is chi-square (small reference) over the categories, as
+        scipy.stats.chi2_contingency computes it on the same counts, with
+        live values the reference never had in one more category."""
+        srv = self.srv
+        rng = np.random.default_rng(8)
+        ref = self.X.copy()
+        ref[:, 3] = rng.choice([0, 1, 2, 3], size=len(ref), p=[0.4, 0.3, 0.2, 0.1])
+        live = self.X[rng.integers(0, len(self.X), 240)].copy()
+        live[:, 3] = rng.choice([0, 1, 2, 3, 7], size=len(live), p=[0.1, 0.2, 0.3, 0.3, 0.1])
+        ref_csv = os.path.join(self.tmp, "ref.csv")
+        rc.write_csv(ref_csv, ref, names=list(NAMES))
+        srv.cli_json("monitor", "reference", "fraud/churn", "1", ref_csv)
+        cols = {c["name"]: c for c in srv.cli_json("monitor", "reference", "fraud/churn",
+                                                   "1")["columns"]}
+        self.assertEqual([cols[n]["categorical"] for n in NAMES], [False, False, False, True])
+        for i in range(0, len(live), 8):
+            st, body, _ = srv.http("POST", "/v2/models/churn-api/infer",
+                                   oip(live[i:i + 8].tolist()), token=srv.admin)
+            self.assertEqual(st, 200, body)
+        rep = srv.ok("GET", "/api/v1/deployments/churn-api/monitoring")
+        d = {f["name"]: f for f in rep["versions"][0]["drift"]["features"]}["d"]
+        self.assertEqual((d["kind"], d["method"], d["drifted"]), ("categorical", "chi2", True))
+        cats = {c["value"]: c for c in d["categories"]}
+        self.assertEqual(set(cats), {"0", "1", "2", "3", None})
+        r = [float(np.sum(ref[:, 3] == v)) for v in (0, 1, 2, 3)] + [0.0]
+        c = [float(np.sum(live[:, 3] == v)) for v in (0, 1, 2, 3)] + \
+            [float(np.sum(live[:, 3] == 7))]
+        self.assertEqual([cats[k]["reference"] for k in ("0", "1", "2", "3", None)], r)
+        self.assertEqual([cats[k]["current"] for k in ("0", "1", "2", "3", None)], c)
+        self.assertEqual(d["stats"]["count_error"], 0)  # 5 values: every one counted
+        p = stats.chi2_contingency(np.array([r, c])).pvalue
+        self.assertLess(abs(d["stats"]["chi2_p_value"] - p), 1e-9 * max(1, p))
+        self.assertAlmostEqual(d["score"], d["stats"]["chi2_p_value"])
+        js = distance.jensenshannon(np.array(r) / sum(r), np.array(c) / sum(c))
+        self.assertAlmostEqual(d["stats"]["jensen_shannon"], js, places=9)
+        # a, b and c stay numeric
+        self.assertEqual({f["kind"] for f in rep["versions"][0]["drift"]["features"]
+                          if f["name"] != "d"}, {"numeric"})
 
     def test_bad_input_and_visibility(self):
         srv = self.srv
