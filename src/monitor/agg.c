@@ -510,6 +510,24 @@ void monitor_stop(void)
     mon_agg_reset();
 }
 
+size_t mon_agg_deployments(int64_t *ids, size_t max)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&agg.lock);
+    for (int i = 0; i < SLOTS_MAX; i++) {
+        slot_t *s = agg.slots[i];
+        if (!s)
+            continue;
+        size_t k = 0;
+        while (k < n && ids[k] != s->deployment_id)
+            k++;
+        if (k == n && n < max)
+            ids[n++] = s->deployment_id;
+    }
+    pthread_rwlock_unlock(&agg.lock);
+    return n;
+}
+
 void mon_agg_reset(void)
 {
     pthread_rwlock_wrlock(&agg.lock);

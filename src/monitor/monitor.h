@@ -339,9 +339,16 @@ void monitor_metrics_sources_clear(void);
 
 /* GET /metrics: the Prometheus text exposition (version 0.0.4) of what the
  * caller may see (metrics.read; rows of teams where it holds
- * deployment.read): serving counters and latency histograms, drift scores,
- * prediction queue drops, alerts, then the registered sources. *out is a
- * heap string the caller frees. */
+ * deployment.read): serving counters and latency histograms
+ * (mops_requests_total, mops_request_errors_total,
+ * mops_request_duration_seconds), drift over the last hour's windows
+ * (mops_feature_drift by feature and statistic, mops_dataset_drift_share),
+ * prediction log drops and sampling per deployment and the queue's own
+ * (mops_prediction_log_dropped_total, mops_prediction_log_sampled_out_total,
+ * mops_prediction_queue_dropped_total, mops_prediction_queue_bytes),
+ * alerts firing (mops_alerts_firing), then the registered sources. This
+ * server's pending windows are written out first. *out is a heap string
+ * the caller frees. */
 int monitor_metrics_text(const mops_ctx_t *ctx, char **out, mops_err_t *err);
 
 #endif

@@ -95,13 +95,18 @@ int mon_reference_load(const mops_ctx_t *ctx, int64_t version_id, json_t **profi
 
 /* The report of deployment dep_id (named deployment) over [from_ms,
  * to_ms), as monitor_report answers it, without permission checks or
- * writing out pending windows. version_ids (may be NULL; room for
+ * writing out pending windows; "performance" is null unless performance
+ * is set (it reads the prediction log). version_ids (may be NULL; room for
  * MON_REPORT_VERSIONS) receives the id of each entry of "versions", and
  * *n_versions (may be NULL) their count. */
 #define MON_REPORT_VERSIONS 64
 int mon_report_build(const mops_ctx_t *ctx, int64_t dep_id, const char *deployment,
-                     int64_t from_ms, int64_t to_ms, json_t **out, int64_t *version_ids,
-                     int *n_versions, mops_err_t *err);
+                     int64_t from_ms, int64_t to_ms, int performance, json_t **out,
+                     int64_t *version_ids, int *n_versions, mops_err_t *err);
+
+/* Deployments this process has folded requests of (ids into ids, at most
+ * max); returns how many. */
+size_t mon_agg_deployments(int64_t *ids, size_t max);
 
 /* Evaluate every enabled alert rule once (the writer thread), or only
  * rule_id (not 0); request_id (may be NULL) marks the audit entries. */

@@ -308,8 +308,8 @@ static int performance_json(const mops_ctx_t *ctx, int64_t dep_id, int64_t versi
 }
 
 int mon_report_build(const mops_ctx_t *ctx, int64_t dep_id, const char *deployment,
-                     int64_t from_ms, int64_t to_ms, json_t **out, int64_t *version_ids,
-                     int *n_versions, mops_err_t *err)
+                     int64_t from_ms, int64_t to_ms, int performance, json_t **out,
+                     int64_t *version_ids, int *n_versions, mops_err_t *err)
 {
     int64_t first = from_ms - from_ms % MONITOR_WINDOW_MS;
     store_stmt_t *s;
@@ -365,8 +365,11 @@ int mon_report_build(const mops_ctx_t *ctx, int64_t dep_id, const char *deployme
             rc = r;
         }
         json_decref(profile);
-        if (rc >= 0 && (rc = performance_json(ctx, dep_id, v[i].version_id, from_ms, to_ms, &perf,
-                                              err)) == 0) {
+        if (rc >= 0 && !performance)
+            perf = json_null();
+        else if (rc >= 0)
+            rc = performance_json(ctx, dep_id, v[i].version_id, from_ms, to_ms, &perf, err);
+        if (rc == 0) {
             if (version_ids)
                 version_ids[nout] = v[i].version_id;
             nout++;
@@ -418,5 +421,5 @@ int monitor_report(const mops_ctx_t *ctx, const char *deployment, int64_t from_m
         return mops_err_set(err, MOPS_EINVAL, "from must be before to");
     if ((rc = monitor_flush(ctx->db, err)) != 0)
         return rc;
-    return mon_report_build(ctx, dep_id, deployment, from_ms, to_ms, out, NULL, NULL, err);
+    return mon_report_build(ctx, dep_id, deployment, from_ms, to_ms, 1, out, NULL, NULL, err);
 }

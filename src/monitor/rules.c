@@ -630,7 +630,7 @@ int mon_rules_evaluate(store_conn_t *db, const mops_env_t *env, int64_t rule_id,
             json_decref(rep);
             rep = NULL;
             if ((rc = mon_report_build(&ctx, r->deployment_id, r->deployment,
-                                       now - r->window_ms, now + 1, &rep, vids, NULL, err)) != 0) {
+                                       now - r->window_ms, now + 1, 1, &rep, vids, NULL, err)) != 0) {
                 mops_warn("monitor: the report of %s for its alert rules: %s", r->deployment,
                           err->msg);
                 failed = rc;

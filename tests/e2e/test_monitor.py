@@ -118,6 +118,17 @@ class Monitor(mopstest.TestCase):
         self.assertIn('mops_requests_total{team="fraud",deployment="churn-api",'
                       'version="churn@1"} 51', page)
         self.assertIn("mops_request_duration_seconds_bucket", page)
+        # drift per feature and statistic (the report's figures), queue drops
+        line = [ln for ln in page.splitlines() if ln.startswith(
+            'mops_feature_drift{team="fraud",deployment="churn-api",version="churn@1",'
+            'feature="a",statistic="psi"} ')]
+        self.assertEqual(len(line), 1, page)
+        self.assertAlmostEqual(float(line[0].split()[-1]), feats["a"]["stats"]["psi"], places=9)
+        self.assertIn('mops_dataset_drift_share{team="fraud",deployment="churn-api",'
+                      'version="churn@1"} ', page)
+        self.assertIn('mops_prediction_log_dropped_total{team="fraud",deployment="churn-api"} 0',
+                      page)
+        self.assertIn("mops_prediction_queue_dropped_total 0", page)
         promtool = shutil.which("promtool") or "/usr/bin/promtool"
         p = subprocess.run([promtool, "check", "metrics"], input=page.encode(),
                            capture_output=True)

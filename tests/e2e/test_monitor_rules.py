@@ -72,6 +72,10 @@ class Rules(mopstest.TestCase):
         # the rule says so; the owner sees a retraining request
         self.assertTrue(srv.cli_json("monitor", "rule-show", "churn-api", "a-drift")["firing"])
         self.assertIn("FIRING", srv.cli("monitor", "rules", "churn-api", token=srv.admin).stdout)
+        page = srv.http("GET", "/metrics", token=srv.admin)[1]
+        page = page if isinstance(page, str) else page.decode()
+        self.assertIn('mops_alerts_firing{team="fraud",severity="critical",kind="drift",'
+                      'source="monitor"} 1', page)
         reqs = srv.cli_json("monitor", "retraining", "--mine")["items"]
         self.assertEqual(len(reqs), 1)
         self.assertEqual((reqs[0]["model"], reqs[0]["alert"], reqs[0]["state"]),
