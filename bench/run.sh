@@ -8,6 +8,8 @@
 #                           the same file for reference)
 #   bench/run.sh serve      OIP inference against nginx (wrk), the prediction
 #                           log's cost, and the 60 s promote/rollback load test
+#   bench/run.sh monitor    serving with monitoring on vs off (wrk), and a drift
+#                           report over 1,000,000 rows x 50 features
 #
 # Environment: BENCH_ROWS (100000), BENCH_TREES (500), BENCH_DEPTH (8),
 # BENCH_FEATURES (50), BENCH_REPEATS (5), BENCH_BIG_MB (100),
@@ -85,11 +87,19 @@ serve_bench() {
     $PY bench/serve/serve_bench.py load build/release/mops "$data" "$other/model.json"
 }
 
+monitor_bench() {
+    make -s MODE=release all
+    bench_model
+    BENCH_REPEATS=${BENCH_SERVE_REPEATS:-3} $PY bench/monitor/monitor_bench.py \
+        build/release/mops "$data"
+}
+
 mkdir -p "$OUT"
 case "$what" in
-all) runtime_bench; serve_bench; data_bench ;;
+all) runtime_bench; serve_bench; monitor_bench; data_bench ;;
+monitor) monitor_bench ;;
 runtime) runtime_bench ;;
 serve) serve_bench ;;
 data) data_bench ;;
-*) echo "bench/run.sh: unknown benchmark '$what' (runtime, serve, data)" >&2; exit 2 ;;
+*) echo "bench/run.sh: unknown benchmark '$what' (runtime, serve, monitor, data)" >&2; exit 2 ;;
 esac

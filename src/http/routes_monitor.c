@@ -126,6 +126,9 @@ static int retraining_close(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 
 HTTP_JSON_HANDLER(reference_get, 200,
                   monitor_reference_get(&req->ctx, TEAM, MODEL, VERSION, &out, err))
+HTTP_JSON_HANDLER(reference_put, 201,
+                  monitor_reference_from_dataset(&req->ctx, TEAM, MODEL, VERSION, req->json,
+                                                 &out, err))
 
 static int reference_begin(http_req_t *req, mops_err_t *err)
 {
@@ -182,6 +185,7 @@ const http_route_t http_routes_monitor[] = {
     ROUTE("POST", "/api/v1/deployments/:name/labels", "labels.upload", HTTP_BODY_JSON,
           labels_post),
     ROUTE("GET", REF, "reference.get", HTTP_BODY_NONE, reference_get),
+    ROUTE("PUT", REF, "reference.create", HTTP_BODY_JSON, reference_put),
     {"POST", REF, "reference.create", HTTP_BODY_STREAM, 0, reference_finish, reference_begin,
      reference_data, reference_abort, "text/csv"},
     {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL},

@@ -36,56 +36,106 @@ double monitor_kolmogorov_sf(double lambda)
     return s * 2 > 1 ? 1.0 : (s * 2 < 0 ? 0.0 : 2 * s);
 }
 
-static size_t dist_n(const monitor_dist_t *d)
+/* One side of a comparison as the functions below read it: sorted raw
+ * values (weights 1), or a sketch's items sorted once with their
+ * cumulative weights — so each CDF read or quantile is a binary search,
+ * not a pass over (or a sort of) the sketch. */
+typedef struct side {
+    const double *v; /* ascending */
+    uint64_t *cum;   /* cum[i]: weight of v[0..i]; NULL for raw values */
+    size_t m;        /* items */
+    double n;        /* values they stand for */
+    double min, max;
+    double *own_v;
+} side_t;
+
+static void side_init(side_t *sd, const monitor_dist_t *d)
 {
-    return d->sorted ? d->n : (d->kll ? (size_t)stats_kll_n(d->kll) : 0);
+    memset(sd, 0, sizeof *sd);
+    if (d->sorted) {
+        sd->v = d->sorted;
+        sd->m = d->n;
+        sd->n = (double)d->n;
+        return;
+    }
+    if (!d->kll)
+        return;
+    stats_kll_sorted(d->kll, &sd->own_v, &sd->cum, &sd->m);
+    for (size_t i = 1; i < sd->m; i++)
+        sd->cum[i] += sd->cum[i - 1];
+    sd->v = sd->own_v;
+    sd->n = (double)stats_kll_n(d->kll);
+    sd->min = stats_kll_min(d->kll);
+    sd->max = stats_kll_max(d->kll);
+}
+
+static void side_release(side_t *sd)
+{
+    free(sd->own_v);
+    free(sd->cum);
 }
 
 /* Fraction of values <= x. */
-static double dist_cdf(const monitor_dist_t *d, double x)
+static double side_cdf(const side_t *d, double x)
 {
-    if (!d->sorted)
-        return stats_kll_rank(d->kll, x);
-    size_t lo = 0, hi = d->n; /* first index with value > x */
+    size_t lo = 0, hi = d->m; /* first index with value > x */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (d->sorted[mid] <= x)
+        if (d->v[mid] <= x)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return (double)lo / (double)d->n;
+    if (!d->cum)
+        return (double)lo / d->n;
+    return lo ? (double)d->cum[lo - 1] / d->n : 0.0;
 }
 
-/* The q-quantile: numpy's linear interpolation on raw values. */
-static double dist_quantile(const monitor_dist_t *d, double q)
+/* The q-quantile: numpy's linear interpolation on raw values; on a
+ * sketch, stats_kll_quantile's answer (the first item whose cumulative
+ * weight reaches q·n; the exact extremes at 0 and 1). */
+static double side_quantile(const side_t *d, double q)
 {
-    if (!d->sorted)
-        return stats_kll_quantile(d->kll, q);
-    double pos = q * (double)(d->n - 1);
+    if (d->cum) {
+        if (q <= 0)
+            return d->min;
+        if (q >= 1)
+            return d->max;
+        double target = q * d->n;
+        size_t lo = 0, hi = d->m; /* first index with cum >= target */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if ((double)d->cum[mid] < target)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        return lo < d->m ? d->v[lo] : d->max;
+    }
+    double pos = q * (double)(d->m - 1);
     size_t i = (size_t)floor(pos);
-    if (i + 1 >= d->n)
-        return d->sorted[d->n - 1];
+    if (i + 1 >= d->m)
+        return d->v[d->m - 1];
     double frac = pos - (double)i;
-    return d->sorted[i] + (d->sorted[i + 1] - d->sorted[i]) * frac;
+    return d->v[i] + (d->v[i + 1] - d->v[i]) * frac;
 }
 
 /* Append the points where d's CDF steps (raw: every value; sketch: a grid
  * of quantiles) to pts. */
-static void dist_points(const monitor_dist_t *d, double *pts, size_t *np)
+static void side_points(const side_t *d, double *pts, size_t *np)
 {
-    if (d->sorted) {
-        memcpy(pts + *np, d->sorted, d->n * sizeof(double));
-        *np += d->n;
+    if (!d->cum) {
+        memcpy(pts + *np, d->v, d->m * sizeof(double));
+        *np += d->m;
         return;
     }
     for (int i = 0; i <= SKETCH_GRID; i++)
-        pts[(*np)++] = stats_kll_quantile(d->kll, (double)i / SKETCH_GRID);
+        pts[(*np)++] = side_quantile(d, (double)i / SKETCH_GRID);
 }
 
-static size_t dist_points_max(const monitor_dist_t *d)
+static size_t side_points_max(const side_t *d)
 {
-    return d->sorted ? d->n : SKETCH_GRID + 1;
+    return d->cum ? SKETCH_GRID + 1 : d->m;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -95,11 +145,11 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Shares of d in the bins cut by edges (right-closed, open ends). */
-static void dist_bins(const monitor_dist_t *d, const double *edges, double *share)
+static void side_bins(const side_t *d, const double *edges, double *share)
 {
     double prev = 0;
     for (int i = 0; i < MONITOR_PSI_BINS - 1; i++) {
-        double c = dist_cdf(d, edges[i]);
+        double c = side_cdf(d, edges[i]);
         share[i] = c - prev > 0 ? c - prev : 0;
         prev = c > prev ? c : prev;
     }
@@ -127,20 +177,25 @@ static double js_distance(const double *p, const double *q, size_t k)
 int monitor_drift_numeric(const monitor_dist_t *ref, const monitor_dist_t *cur,
                           monitor_drift_t *out, mops_err_t *err)
 {
-    size_t n = dist_n(ref), m = dist_n(cur);
-    if (!n || !m)
-        return mops_err_set(err, MOPS_EINVAL, "drift needs values on both sides (%zu and %zu)",
-                            n, m);
+    side_t r, c;
+    side_init(&r, ref);
+    side_init(&c, cur);
+    if (!r.m || !c.m) {
+        side_release(&r);
+        side_release(&c);
+        return mops_err_set(err, MOPS_EINVAL, "drift needs values on both sides (%.0f and %.0f)",
+                            r.n, c.n);
+    }
     size_t np = 0;
-    double *pts = mops_xmalloc((dist_points_max(ref) + dist_points_max(cur)) * sizeof(double));
-    dist_points(ref, pts, &np);
-    dist_points(cur, pts, &np);
+    double *pts = mops_xmalloc((side_points_max(&r) + side_points_max(&c)) * sizeof(double));
+    side_points(&r, pts, &np);
+    side_points(&c, pts, &np);
     qsort(pts, np, sizeof(double), cmp_double);
     double d = 0, w = 0;
     for (size_t i = 0; i < np; i++) {
         if (i + 1 < np && pts[i + 1] == pts[i])
             continue;
-        double diff = fabs(dist_cdf(ref, pts[i]) - dist_cdf(cur, pts[i]));
+        double diff = fabs(side_cdf(&r, pts[i]) - side_cdf(&c, pts[i]));
         if (diff > d)
             d = diff;
         if (i + 1 < np)
@@ -148,19 +203,21 @@ int monitor_drift_numeric(const monitor_dist_t *ref, const monitor_dist_t *cur,
     }
     free(pts);
     out->ks = d;
-    double en = (double)n * (double)m / ((double)n + (double)m);
+    double en = r.n * c.n / (r.n + c.n);
     out->ks_p = monitor_kolmogorov_sf(d * sqrt(en));
     out->wasserstein = w / (ref->std > 0 ? ref->std : 1);
     double edges[MONITOR_PSI_BINS - 1];
     for (int i = 0; i < MONITOR_PSI_BINS - 1; i++)
-        edges[i] = dist_quantile(ref, (i + 1) / (double)MONITOR_PSI_BINS);
-    dist_bins(ref, edges, out->ref_bins);
-    dist_bins(cur, edges, out->cur_bins);
+        edges[i] = side_quantile(&r, (i + 1) / (double)MONITOR_PSI_BINS);
+    side_bins(&r, edges, out->ref_bins);
+    side_bins(&c, edges, out->cur_bins);
+    side_release(&r);
+    side_release(&c);
     double psi = 0;
     for (int i = 0; i < MONITOR_PSI_BINS; i++) {
-        double r = out->ref_bins[i] > 0 ? out->ref_bins[i] : MONITOR_PSI_EPSILON;
-        double c = out->cur_bins[i] > 0 ? out->cur_bins[i] : MONITOR_PSI_EPSILON;
-        psi += (c - r) * log(c / r);
+        double rb = out->ref_bins[i] > 0 ? out->ref_bins[i] : MONITOR_PSI_EPSILON;
+        double cb = out->cur_bins[i] > 0 ? out->cur_bins[i] : MONITOR_PSI_EPSILON;
+        psi += (cb - rb) * log(cb / rb);
     }
     out->psi = psi;
     out->js = js_distance(out->ref_bins, out->cur_bins, MONITOR_PSI_BINS);

@@ -218,9 +218,22 @@ int monitor_reference_finish(const mops_ctx_t *ctx, monitor_upload_t *u, json_t 
                              mops_err_t *err);
 void monitor_reference_abort(monitor_upload_t *u);
 
+/* A version's reference profile from a registered dataset version: spec
+ * {"dataset": "dataset:TEAM/NAME@N"}; its profile's sketches
+ * (data_version_sketches: the caller needs dataset.read) for every
+ * column that is not text, in the dataset's order; monitor.write on the
+ * model's team. *out: {"version", "source", "rows", "columns"}. Audited
+ * ("reference.create"). Categorical columns are not recognised in
+ * dataset references (their drift is measured as numbers). */
+int monitor_reference_from_dataset(const mops_ctx_t *ctx, const char *team, const char *model,
+                                   const char *version, const json_t *spec, json_t **out,
+                                   mops_err_t *err);
+
 /* The version's reference profile as recorded (monitor.read): {"version",
- * "source", "rows", "created_at", "columns": [{"name", "count", "missing",
- * "mean", "std"}]}. MOPS_ENOTFOUND when it has none. */
+ * "source" ("csv" or the dataset reference), "rows", "created_at",
+ * "columns": [{"name", "count", "missing", "mean", "std", "categorical",
+ * "pii"?}]}; PII-tagged columns (data_model_pii) show no mean or std.
+ * MOPS_ENOTFOUND when it has none. */
 int monitor_reference_get(const mops_ctx_t *ctx, const char *team, const char *model,
                           const char *version, json_t **out, mops_err_t *err);
 

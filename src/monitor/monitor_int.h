@@ -108,6 +108,13 @@ int mon_report_build(const mops_ctx_t *ctx, int64_t dep_id, const char *deployme
  * max); returns how many. */
 size_t mon_agg_deployments(int64_t *ids, size_t max);
 
+/* The PII-tagged columns of the datasets a version was trained on
+ * (data_model_pii, asked as the server), a new array (empty when none or
+ * unknown); and whether name is one of them. Reports and references show
+ * no values of those features. */
+json_t *mon_pii_columns(const mops_ctx_t *ctx, int64_t version_id);
+int mon_is_pii(const json_t *pii, const char *name);
+
 /* Evaluate every enabled alert rule once (the writer thread), or only
  * rule_id (not 0); request_id (may be NULL) marks the audit entries. */
 int mon_rules_evaluate(store_conn_t *db, const mops_env_t *env, int64_t rule_id,

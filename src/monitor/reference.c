@@ -1,8 +1,10 @@
 /*
  * reference.c — reference profiles of model versions: a CSV of training
  * or validation data streamed in, each numeric column summarised with
- * stats_column (the sketches the live windows use), kept as JSON in
- * monitor_references (the newest per version is the one in force).
+ * stats_column (the sketches the live windows use), or the sketches of a
+ * registered dataset version's profile (data_version_sketches); kept as
+ * JSON in monitor_references (the newest per version is the one in
+ * force). Columns of PII-tagged features show no values.
  */
 #include <math.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "core/json.h"
 #include "core/text.h"
 #include "core/time.h"
+#include "data/data.h"
 #include "monitor/monitor_int.h"
 #include "registry/registry.h"
 
@@ -137,7 +140,33 @@ static json_t *profile_json(const monitor_upload_t *u, json_t *summary)
                                         (json_int_t)stats_column_count(u->cols[i]), "missing",
                                         (json_int_t)stats_column_missing(u->cols[i])));
     }
-    return json_pack("{s:I, s:o}", "rows", (json_int_t)u->rows, "columns", cols);
+    return json_pack("{s:I, s:o, s:s}", "rows", (json_int_t)u->rows, "columns", cols, "source",
+                     "csv");
+}
+
+/* Record profile as version v's reference (one transaction, audited). */
+static int reference_insert(const mops_ctx_t *ctx, const registry_version_ref_t *v,
+                            const char *target, const char *source, int64_t rows,
+                            const json_t *profile, int64_t columns, mops_err_t *err)
+{
+    char *text = mops_json_dump(profile);
+    int rc = store_begin(ctx->db, err);
+    if (rc == 0) {
+        rc = store_exec(ctx->db, NULL, err,
+                        "INSERT INTO monitor_references (team_id, version_id, source, rows_seen, "
+                        "profile, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "iititIi", v->m.team_id, v->version_id, source, rows, text,
+                        ctx->who ? ctx->who->user_id : 0, mops_now_ms());
+        if (rc == 0) {
+            json_t *d = json_pack("{s:s, s:I, s:I}", "source", source, "rows", (json_int_t)rows,
+                                  "columns", (json_int_t)columns);
+            rc = audit_record(ctx, "reference.create", target, v->m.team_id, d, err);
+            json_decref(d);
+        }
+        rc = store_end(ctx->db, rc, err);
+    }
+    free(text);
+    return rc;
 }
 
 int monitor_reference_finish(const mops_ctx_t *ctx, monitor_upload_t *u, json_t **out,
@@ -152,23 +181,10 @@ int monitor_reference_finish(const mops_ctx_t *ctx, monitor_upload_t *u, json_t 
         if (!json_array_size(summary))
             rc = mops_err_set(err, MOPS_EINVAL, "the reference CSV has no numeric column");
     }
-    char *text = profile ? mops_json_dump(profile) : NULL;
+    if (rc == 0)
+        rc = reference_insert(ctx, &u->v, u->target, "csv", u->rows, profile,
+                              (int64_t)json_array_size(summary), err);
     json_decref(profile);
-    if (rc == 0 && (rc = store_begin(ctx->db, err)) == 0) {
-        rc = store_exec(ctx->db, NULL, err,
-                        "INSERT INTO monitor_references (team_id, version_id, source, rows_seen, "
-                        "profile, created_by, created_at) VALUES (?, ?, 'csv', ?, ?, ?, ?)",
-                        "iiitIi", u->v.m.team_id, u->v.version_id, u->rows, text,
-                        ctx->who ? ctx->who->user_id : 0, mops_now_ms());
-        if (rc == 0) {
-            json_t *d = json_pack("{s:I, s:I}", "rows", (json_int_t)u->rows, "columns",
-                                  (json_int_t)json_array_size(summary));
-            rc = audit_record(ctx, "reference.create", u->target, u->v.m.team_id, d, err);
-            json_decref(d);
-        }
-        rc = store_end(ctx->db, rc, err);
-    }
-    free(text);
     if (rc == 0)
         *out = json_pack("{s:s, s:I, s:O}", "version", u->target, "rows", (json_int_t)u->rows,
                          "columns", summary);
@@ -203,6 +219,87 @@ int mon_reference_load(const mops_ctx_t *ctx, int64_t version_id, json_t **profi
     return rc;
 }
 
+int monitor_reference_from_dataset(const mops_ctx_t *ctx, const char *team, const char *model,
+                                   const char *version, const json_t *spec, json_t **out,
+                                   mops_err_t *err)
+{
+    static const mops_json_field_t fields[] = {{"dataset", MOPS_JSON_STRING, 1}, {NULL, 0, 0}};
+    registry_version_ref_t v;
+    data_ref_t dref;
+    json_t *sk = NULL;
+    int rc = registry_version_resolve(ctx, team, model, version, AUTH_MODEL_READ, &v, err);
+    if (rc != 0 || (rc = auth_require(ctx, AUTH_MONITOR_WRITE, v.m.team_id, err)) != 0 ||
+        (rc = mops_json_check(spec, "request body", fields, err)) != 0 ||
+        (rc = data_ref_parse(json_string_value(json_object_get(spec, "dataset")), &dref, err)) != 0 ||
+        (rc = data_version_sketches(ctx, &dref, &sk, err)) != 0)
+        return rc;
+    /* Text columns are no model feature; numbers keep the dataset's order. */
+    json_t *cols = json_array(), *summary = json_array(), *c;
+    size_t i;
+    json_array_foreach(json_object_get(sk, "columns"), i, c) {
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        if (kind && !strcmp(kind, "string"))
+            continue;
+        stats_column_t *col = NULL;
+        if (stats_column_from_json(json_object_get(c, "sketch"), &col, NULL) != 0)
+            continue;
+        if (stats_column_moments(col)->n) {
+            json_array_append_new(cols, json_pack("{s:O, s:O}", "name", json_object_get(c, "name"),
+                                                  "sketch", json_object_get(c, "sketch")));
+            json_array_append_new(summary,
+                                  json_pack("{s:O, s:I, s:I}", "name", json_object_get(c, "name"),
+                                            "count", (json_int_t)stats_column_count(col),
+                                            "missing", (json_int_t)stats_column_missing(col)));
+        }
+        stats_column_free(col);
+    }
+    char source[200], target[160];
+    data_ref_format(&dref, source, sizeof source);
+    snprintf(target, sizeof target, "%s/%s@%lld", team, model, (long long)v.number);
+    int64_t rows = json_integer_value(json_object_get(sk, "rows"));
+    json_decref(sk);
+    json_t *profile = json_pack("{s:I, s:o, s:s}", "rows", (json_int_t)rows, "columns", cols,
+                                "source", source);
+    if (!json_array_size(cols))
+        rc = mops_err_set(err, MOPS_EINVAL, "%s has no numeric column", source);
+    else
+        rc = reference_insert(ctx, &v, target, source, rows, profile,
+                              (int64_t)json_array_size(summary), err);
+    json_decref(profile);
+    if (rc == 0)
+        *out = json_pack("{s:s, s:s, s:I, s:O}", "version", target, "source", source, "rows",
+                         (json_int_t)rows, "columns", summary);
+    json_decref(summary);
+    return rc;
+}
+
+json_t *mon_pii_columns(const mops_ctx_t *ctx, int64_t version_id)
+{
+    registry_version_ref_t v;
+    json_t *pii = NULL, *names;
+    /* The server asks, not the caller: what must be masked does not
+     * depend on who may read the datasets. */
+    mops_ctx_t sys = *ctx;
+    sys.who = NULL;
+    sys.denial = NULL;
+    if (registry_version_ref_by_id(&sys, version_id, &v, NULL) != 0 ||
+        data_model_pii(&sys, v.m.team, v.m.model, v.number, &pii, NULL) != 0)
+        return json_array();
+    names = json_incref(json_object_get(pii, "columns"));
+    json_decref(pii);
+    return names ? names : json_array();
+}
+
+int mon_is_pii(const json_t *pii, const char *name)
+{
+    size_t i;
+    json_t *n;
+    json_array_foreach(pii, i, n)
+        if (name && json_is_string(n) && !strcmp(json_string_value(n), name))
+            return 1;
+    return 0;
+}
+
 int monitor_reference_get(const mops_ctx_t *ctx, const char *team, const char *model,
                           const char *version, json_t **out, mops_err_t *err)
 {
@@ -216,27 +313,34 @@ int monitor_reference_get(const mops_ctx_t *ctx, const char *team, const char *m
         return rc == MOPS_ENOTFOUND ? mops_err_set(err, rc, "%s/%s@%lld has no reference profile",
                                                    team, model, (long long)v.number)
                                     : rc;
-    json_t *cols = json_array(), *c;
+    json_t *cols = json_array(), *c, *pii = mon_pii_columns(ctx, v.version_id);
     size_t i;
     json_array_foreach(json_object_get(p, "columns"), i, c) {
         stats_column_t *col = NULL;
         if (stats_column_from_json(json_object_get(c, "sketch"), &col, NULL) != 0)
             continue;
         const stats_moments_t *m = stats_column_moments(col);
+        int masked = mon_is_pii(pii, json_string_value(json_object_get(c, "name")));
         json_array_append_new(cols, json_pack("{s:O, s:I, s:I, s:o, s:o, s:b}", "name",
                                               json_object_get(c, "name"), "count",
                                               (json_int_t)stats_column_count(col), "missing",
                                               (json_int_t)stats_column_missing(col), "mean",
-                                              mon_num(m->mean), "std",
-                                              mon_num(sqrt(stats_moments_variance(m, 0))),
+                                              mon_num(masked ? NAN : m->mean), "std",
+                                              mon_num(masked ? NAN
+                                                             : sqrt(stats_moments_variance(m, 0))),
                                               "categorical",
                                               json_is_true(json_object_get(c, "categorical"))));
+        if (masked)
+            json_object_set_new(json_array_get(cols, json_array_size(cols) - 1), "pii",
+                                json_true());
         stats_column_free(col);
     }
+    json_decref(pii);
     *out = json_pack("{s:s, s:s, s:O, s:o, s:o}", "version",
                      mops_arena_printf(ctx->arena, "%s/%s@%lld", team, model,
                                        (long long)v.number),
-                     "source", "csv", "rows", json_object_get(p, "rows"), "created_at",
+                     "source", mops_json_str(p, "source", "csv"), "rows",
+                     json_object_get(p, "rows"), "created_at",
                      mops_json_time(at), "columns", cols);
     json_decref(p);
     return 0;

@@ -3,7 +3,8 @@
  * interval merged per version, drift of each feature (and of the outputs,
  * when the reference holds predictions) against the version's reference
  * profile, the dataset drift share, performance from labels joined with
- * the prediction log, and service figures.
+ * the prediction log, and service figures. Features tagged PII in the
+ * version's training datasets show their drift, never their values.
  *
  * Methods follow Evidently's defaults: with at most 1000 reference values a
  * statistical test (KS, drifted when p < 0.05), beyond that a distance
@@ -135,8 +136,19 @@ static int is_prediction_name(const char *s)
     return !strcmp(s, "prediction") || !strncmp(s, "prediction_", 11);
 }
 
-/* Drift of every feature and output of w against profile (may be NULL). */
-static json_t *drift_json(const mon_acc_t *w, const json_t *profile, mops_err_t *err)
+/* A PII-tagged feature shows its drift but none of its values. */
+static void mask(json_t *f)
+{
+    json_object_set_new(f, "pii", json_true());
+    json_object_set_new(f, "mean", json_null());
+    json_object_set_new(f, "reference_mean", json_null());
+    json_object_del(f, "categories");
+}
+
+/* Drift of every feature and output of w against profile (may be NULL);
+ * features named in pii are masked. */
+static json_t *drift_json(const mon_acc_t *w, const json_t *profile, const json_t *pii,
+                          mops_err_t *err)
 {
     json_t *features = json_array(), *outputs = json_array();
     size_t i, fi = 0, oi = 0, drifted_n = 0, compared = 0;
@@ -151,6 +163,8 @@ static json_t *drift_json(const mon_acc_t *w, const json_t *profile, mops_err_t 
         int drifted;
         if (!pred && json_is_true(json_object_get(c, "categorical"))) {
             json_t *j = categorical_drift(name, c, cur, &drifted, err);
+            if (mon_is_pii(pii, name))
+                mask(j);
             compared += json_is_boolean(json_object_get(j, "drifted"));
             drifted_n += drifted;
             json_array_append_new(features, j);
@@ -161,6 +175,8 @@ static json_t *drift_json(const mon_acc_t *w, const json_t *profile, mops_err_t 
             continue;
         json_t *j = feature_drift(name, ref, cur, &drifted, err);
         stats_column_free(ref);
+        if (mon_is_pii(pii, name))
+            mask(j);
         if (pred) {
             json_array_append_new(outputs, j);
             continue;
@@ -356,7 +372,9 @@ int mon_report_build(const mops_ctx_t *ctx, int64_t dep_id, const char *deployme
         int64_t at = 0;
         int r = mon_reference_load(ctx, v[i].version_id, &profile, &at, err);
         if (r == 0) {
-            drift = drift_json(v[i].acc, profile, err);
+            json_t *pii = mon_pii_columns(ctx, v[i].version_id);
+            drift = drift_json(v[i].acc, profile, pii, err);
+            json_decref(pii);
             json_object_set_new(drift, "reference_created_at", mops_json_time(at));
         } else if (r == MOPS_ENOTFOUND) {
             drift = json_pack("{s:s}", "note", "the version has no reference profile: upload one "

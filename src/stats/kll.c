@@ -324,6 +324,25 @@ static wv_t *sorted_view(const stats_kll_t *s, size_t *count)
     return all;
 }
 
+void stats_kll_sorted(const stats_kll_t *s, double **values, uint64_t **weights, size_t *count)
+{
+    *values = NULL;
+    *weights = NULL;
+    *count = 0;
+    if (!s->n)
+        return;
+    size_t m;
+    wv_t *all = sorted_view(s, &m);
+    *values = mops_xmalloc((m + 1) * sizeof **values);
+    *weights = mops_xmalloc((m + 1) * sizeof **weights);
+    for (size_t i = 0; i < m; i++) {
+        (*values)[i] = all[i].v;
+        (*weights)[i] = all[i].w;
+    }
+    free(all);
+    *count = m;
+}
+
 double stats_kll_quantile(const stats_kll_t *s, double q)
 {
     if (s->n == 0 || isnan(q))

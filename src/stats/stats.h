@@ -90,6 +90,12 @@ double stats_kll_max(const stats_kll_t *s);
 double stats_kll_quantile(const stats_kll_t *s, double q);
 /* Estimated fraction of values <= x, within ±ε. */
 double stats_kll_rank(const stats_kll_t *s, double x);
+/* Every item the sketch keeps, sorted by value, with its weight (how many
+ * stream values it stands for; the weights sum to n): new arrays *values
+ * and *weights the caller frees, *count items (0 when empty, both NULL).
+ * CDFs and quantiles read off it answer exactly as stats_kll_rank and
+ * stats_kll_quantile do, without sorting per query. */
+void stats_kll_sorted(const stats_kll_t *s, double **values, uint64_t **weights, size_t *count);
 /* The normalized rank error ε this sketch keeps, with probability >= 99%,
  * for any query: 2.446 / k^0.9433, 1.65% of n at k = 200 (the bound Apache
  * DataSketches measured for the same algorithm, two-sided). Our tests see

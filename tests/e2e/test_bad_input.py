@@ -174,6 +174,9 @@ JSON_ROUTES = {
          "severity": "critical", "enabled": False},
         {"metric": STR, "threshold": NUM, "op": STR, "window": STR, "severity": STR,
          "enabled": BOOL}, []),
+    ("PUT", VP + "/reference"): (
+        M + "/versions/1/reference", {"dataset": "dataset:fraud/d@1"}, {"dataset": STR},
+        ["dataset"]),
     ("POST", "/api/v1/retraining-requests/:id/close"): (
         "/api/v1/retraining-requests/1/close", {"note": "retrained"}, {"note": STR}, []),
     ("PATCH", "/api/v1/teams/:team/webhooks/:name"): (
@@ -267,7 +270,7 @@ class World:
         # monitoring: a drift rule that fires at once (PSI >= 0) opens
         # retraining request 1; disabled, it changes nothing in the background
         srv.ok("POST", "/api/v1/models/fraud/sm/versions/1/reference",
-               raw=b"a,b,c,d\n1,2,3,4\n0,1,0,1\n", content_type="text/csv")
+               raw=b"a,b,c,d\n1.5,2,3,4\n0.5,1,0,1\n", content_type="text/csv")
         srv.ok("POST", "/v2/models/dep/infer", {"inputs": [{
             "name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]})
         assert srv.ok("POST", D + "/alert-rules", {"name": "r0", "metric": "psi", "op": ">=",

@@ -180,6 +180,53 @@ class Monitor(mopstest.TestCase):
         self.assertEqual({f["kind"] for f in rep["versions"][0]["drift"]["features"]
                           if f["name"] != "d"}, {"numeric"})
 
+    def test_reference_from_a_dataset_with_pii_masked(self):
+        """The training data registered as a dataset (column a tagged PII,
+        its use approved) gives version 2 its reference; the report and the
+        reference measure a's drift but show none of its values."""
+        srv = self.srv
+        train = os.path.join(self.tmp, "train.csv")
+        rc.write_csv(train, self.X, names=list(NAMES))
+        tx = "/api/v1/datasets/fraud/tx"
+        srv.ok("POST", "/api/v1/datasets", {"team": "fraud", "name": "tx"})
+        sha = srv.ok("POST", tx + "/uploads", raw=mopstest.read(train),
+                     content_type="application/octet-stream")["sha256"]
+        srv.ok("POST", tx + "/versions", {"sha256": sha, "column_tags": {"a": ["pii:id"]}})
+        srv.ok("PUT", tx + "/versions/1/column-tags", {"columns": {"a": ["pii:id"]},
+                                                       "approve": True})
+        v = srv.version("fraud", "churn", data=mopstest.read(os.path.join(self.tmp, "m.json")),
+                        format="xgboost-json", dataset="dataset:fraud/tx@1")["version"]
+        srv.promote("fraud", "churn", v)
+        srv.ok("POST", "/api/v1/deployments", {"name": "tx-api", "team": "fraud",
+                                               "primary": {"model": "churn", "version": v}})
+        ref = "/api/v1/models/fraud/churn/versions/%d/reference" % v
+        self.assertError(srv.http("PUT", ref, {"dataset": "fraud/tx"}, token=srv.admin), 400,
+                         says="dataset:")
+        self.assertError(srv.http("PUT", ref, {"dataset": "dataset:fraud/none@1"},
+                                  token=srv.admin), 404)
+        out = srv.ok("PUT", ref, {"dataset": "dataset:fraud/tx@1"})
+        self.assertEqual((out["source"], out["rows"]), ("dataset:fraud/tx@1", len(self.X)))
+        self.assertEqual([c["name"] for c in out["columns"]], list(NAMES))
+        got = {c["name"]: c for c in srv.ok("GET", ref)["columns"]}
+        self.assertEqual((got["a"]["pii"], got["a"]["mean"], got["a"]["std"]), (True, None, None))
+        self.assertAlmostEqual(got["b"]["mean"], float(np.mean(self.X[:, 1])), places=4)
+        self.assertNotIn("pii", got["b"])
+        live = self.X[:60].copy()
+        live[:, 0] += 3
+        for i in range(0, len(live), 6):
+            st, body, _ = srv.http("POST", "/v2/models/tx-api/infer", oip(live[i:i + 6].tolist()),
+                                   token=srv.admin)
+            self.assertEqual(st, 200, body)
+        rep = srv.ok("GET", "/api/v1/deployments/tx-api/monitoring")
+        feats = {f["name"]: f for f in rep["versions"][0]["drift"]["features"]}
+        a = feats["a"]
+        self.assertEqual((a["pii"], a["mean"], a["reference_mean"], a["drifted"]),
+                         (True, None, None, True))
+        ks = stats.ks_2samp(self.X[:, 0], live[:, 0]).statistic
+        self.assertLessEqual(abs(a["stats"]["ks"] - ks), 2 * 2.446 / 200 ** 0.9433)
+        self.assertIsNotNone(feats["b"]["mean"])
+        self.assertNotIn("pii", feats["b"])
+
     def test_bad_input_and_visibility(self):
         srv = self.srv
         srv.team("other")

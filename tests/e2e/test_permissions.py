@@ -558,6 +558,9 @@ EXPECT = {
             "labels": [{"request_id": w.fresh("r"), "label": 1}]}))],
     ("GET", VP + "/reference"): [
         Case("monitor.read", lambda w, a: Req("GET", A + "/versions/1/reference"))],
+    ("PUT", VP + "/reference"): [
+        Case("monitor.write", lambda w, a: Req("PUT", A + "/versions/1/reference",
+                                               {"dataset": "dataset:alpha/d@1"}))],
     ("POST", VP + "/reference"): [
         Case("monitor.write", lambda w, a: Req("POST", A + "/versions/1/reference", b"x\n1\n",
                                                "text/csv"))],
