@@ -12,14 +12,9 @@ import numpy as np
 import governance_common as gc
 import mopstest
 import runtime_common as rc
+from test_monitor import NAMES, oip
 
-NAMES = ("a", "b", "c", "d")
 D = "/api/v1/deployments/churn-api"
-
-
-def oip(rows):
-    return {"inputs": [{"name": "input-0", "shape": [len(rows), 4], "datatype": "FP64",
-                        "data": [x for r in rows for x in r]}]}
 
 
 class Rules(mopstest.TestCase):
