@@ -19,6 +19,8 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "finops/finops.h"
+#include "governance/governance.h"
 #include "http/http.h"
 #include "notify/notify.h"
 #include "registry/registry.h"
@@ -124,7 +126,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
                       .max_upload = cfg->max_upload};
     store_t *st = NULL;
     http_server_t *http = NULL;
-    int applied = 0, serving = 0;
+    int applied = 0, serving = 0, metering = 0;
     serve_options_t so = SERVE_OPTIONS_INIT;
     so.max_rows = cfg->max_rows;
     so.queue_bytes = cfg->prediction_queue;
@@ -148,6 +150,15 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Metering observes serving (its observer is registered before
+     * serving starts) and stops after it, so the last requests count. */
+    finops_options_t fo = FINOPS_OPTIONS_INIT;
+    fo.flush_ms = cfg->meter_interval_ms;
+    if ((rc = finops_start(st, &env, &fo, err)) != 0)
+        goto out;
+    metering = 1;
+    governance_providers_set(&(governance_providers_t){
+        .cost_per_1k = finops_governance_cost_per_1k, .cost = finops_governance_cost});
     /* Serving threads start before HTTP and stop after it, before the
      * store closes. */
     if ((rc = serve_start(st, &env, &so, err)) != 0)
@@ -175,6 +186,8 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
 out:
     if (serving)
         serve_stop();
+    if (metering)
+        finops_stop();
     auth_cache_flush();
     notify_stop(notify);
     store_close(st);
