@@ -98,7 +98,7 @@ static json_t *alerts_json(const mops_ctx_t *ctx, int64_t budget_id, int64_t mon
                       "SELECT kind, cost, forecast, fired_at FROM finops_budget_alerts "
                       "WHERE budget_id = ? AND month = ? ORDER BY fired_at",
                       "ii", budget_id, month);
-    while (*rc == 0 && (*rc = store_step(s, err)) == STORE_ROW)
+    while (*rc >= 0 && (*rc = store_step(s, err)) == STORE_ROW)
         json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:o}", "kind", store_col_text(s, 0),
                                            "cost", store_col_double(s, 1), "forecast",
                                            store_col_double(s, 2), "fired_at",
@@ -224,7 +224,7 @@ int finops_budget_list(const mops_ctx_t *ctx, const char *team, json_t **out, mo
     int64_t (*rows)[3] = NULL;
     double *amounts = NULL;
     size_t n = 0;
-    while (rc == 0 && (rc = store_step(s, err)) == STORE_ROW) {
+    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
         rows = mops_xrealloc(rows, (n + 1) * sizeof *rows);
         amounts = mops_xrealloc(amounts, (n + 1) * sizeof *amounts);
         rows[n][0] = store_col_int(s, 0);
@@ -313,7 +313,7 @@ int finops_budgets_check(const mops_ctx_t *ctx, int64_t now_ms, int *fired, mops
     size_t n = 0;
     rc = store_query(ctx->db, &s, err, "SELECT id, team_id, model_id, amount FROM finops_budgets",
                      NULL);
-    while (rc == 0 && (rc = store_step(s, err)) == STORE_ROW) {
+    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
         rows = mops_xrealloc(rows, (n + 1) * sizeof *rows);
         amounts = mops_xrealloc(amounts, (n + 1) * sizeof *amounts);
         rows[n][0] = store_col_int(s, 0);

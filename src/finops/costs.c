@@ -57,7 +57,7 @@ static int load_hours(const mops_ctx_t *ctx, int64_t h0, int64_t h1, hour_sum_t 
                          "SELECT hour, SUM(cpu_ns) FROM finops_usage WHERE hour >= ? AND hour < ? "
                          "GROUP BY hour ORDER BY hour",
                          "ii", h0, h1);
-    while (rc == 0 && (rc = store_step(s, err)) == STORE_ROW) {
+    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
         h = mops_xrealloc(h, (k + 1) * sizeof *h);
         h[k++] = (hour_sum_t){.hour = store_col_int(s, 0), .metered_usage = store_col_int(s, 1)};
     }
@@ -71,7 +71,7 @@ static int load_hours(const mops_ctx_t *ctx, int64_t h0, int64_t h1, hour_sum_t 
                      "FROM finops_server_usage WHERE hour >= ? AND hour < ? GROUP BY hour",
                      "ii", h0, h1);
     size_t sorted = k;
-    while (rc == 0 && (rc = store_step(s, err)) == STORE_ROW) {
+    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
         int64_t hour = store_col_int(s, 0);
         hour_sum_t *x = hour_find(h, sorted, hour);
         if (!x) {
@@ -223,7 +223,7 @@ int finops__compute(const mops_ctx_t *ctx, finops_group_t by, int64_t from_ms, i
     finops_sum_t *run = NULL;
     int64_t *hours = NULL;
     size_t nrun = 0, cap = 0;
-    while (rc == 0 && (rc = store_step(s, err)) == STORE_ROW) {
+    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
         finops_sum_t r;
         row_read(s, &r);
         int64_t hour = store_col_int(s, 4);
