@@ -198,6 +198,36 @@ int finops_budget_delete(const mops_ctx_t *ctx, const char *team, const char *mo
     return store_end(ctx->db, rc, err);
 }
 
+/* One stored budget. */
+typedef struct budget {
+    int64_t id, team_id, model_id;
+    double amount;
+} budget_t;
+
+/* The budgets q selects (id, team_id, model_id, amount), read before the
+ * caller runs other statements on the connection: a heap array. */
+static int budgets_read(const mops_ctx_t *ctx, const store_sql_t *q, budget_t **out, size_t *n,
+                        mops_err_t *err)
+{
+    store_stmt_t *s = NULL;
+    budget_t *b = NULL;
+    size_t k = 0;
+    int rc = store_sql_query(ctx->db, q, &s, err);
+    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
+        b = mops_xrealloc(b, (k + 1) * sizeof *b);
+        b[k++] = (budget_t){store_col_int(s, 0), store_col_int(s, 1), store_col_int(s, 2),
+                            store_col_double(s, 3)};
+    }
+    store_finalize(s);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    *n = k;
+    return 0;
+}
+
 int finops_budget_list(const mops_ctx_t *ctx, const char *team, json_t **out, mops_err_t *err)
 {
     target_t t = {0};
@@ -216,33 +246,19 @@ int finops_budget_list(const mops_ctx_t *ctx, const char *team, json_t **out, mo
     if (team)
         store_sql_add(&q, " AND team_id = ?", "i", t.team_id);
     store_sql_add(&q, " ORDER BY team_id, model_id", NULL);
-    store_stmt_t *s = NULL;
     json_t *items = json_array();
-    rc = store_sql_query(ctx->db, &q, &s, err);
-    store_sql_release(&q);
-    /* Rows first: budget_json queries on the same connection. */
-    int64_t (*rows)[3] = NULL;
-    double *amounts = NULL;
+    budget_t *rows = NULL;
     size_t n = 0;
-    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
-        rows = mops_xrealloc(rows, (n + 1) * sizeof *rows);
-        amounts = mops_xrealloc(amounts, (n + 1) * sizeof *amounts);
-        rows[n][0] = store_col_int(s, 0);
-        rows[n][1] = store_col_int(s, 1);
-        rows[n][2] = store_col_int(s, 2);
-        amounts[n++] = store_col_double(s, 3);
-    }
-    store_finalize(s);
-    if (rc > 0)
-        rc = 0;
+    rc = budgets_read(ctx, &q, &rows, &n, err);
+    store_sql_release(&q);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *b = NULL;
-        rc = budget_json(ctx, &mc, rows[i][0], rows[i][1], rows[i][2], amounts[i], &b, err);
+        rc = budget_json(ctx, &mc, rows[i].id, rows[i].team_id, rows[i].model_id,
+                         rows[i].amount, &b, err);
         if (rc == 0)
             json_array_append_new(items, b);
     }
     free(rows);
-    free(amounts);
     free(mc.models);
     if (rc < 0) {
         json_decref(items);
@@ -253,10 +269,11 @@ int finops_budget_list(const mops_ctx_t *ctx, const char *team, json_t **out, mo
 }
 
 /* Fire kind for budget b when due and not yet fired this month. */
-static int fire(const mops_ctx_t *ctx, const month_costs_t *mc, int64_t id, int64_t team_id,
-                int64_t model_id, double amount, double cost, double forecast, const char *kind,
-                int *fired, mops_err_t *err)
+static int fire(const mops_ctx_t *ctx, const month_costs_t *mc, const budget_t *b, double cost,
+                double forecast, const char *kind, int *fired, mops_err_t *err)
 {
+    int64_t id = b->id, team_id = b->team_id, model_id = b->model_id;
+    double amount = b->amount;
     int64_t changes = 0;
     int rc = store_exec(ctx->db, &changes, err,
                         "INSERT INTO finops_budget_alerts (budget_id, month, kind, cost, forecast, "
@@ -307,37 +324,23 @@ int finops_budgets_check(const mops_ctx_t *ctx, int64_t now_ms, int *fired, mops
         free(mc.models);
         return rc;
     }
-    store_stmt_t *s = NULL;
-    int64_t (*rows)[3] = NULL;
-    double *amounts = NULL;
+    budget_t *rows = NULL;
     size_t n = 0;
-    rc = store_query(ctx->db, &s, err, "SELECT id, team_id, model_id, amount FROM finops_budgets",
-                     NULL);
-    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
-        rows = mops_xrealloc(rows, (n + 1) * sizeof *rows);
-        amounts = mops_xrealloc(amounts, (n + 1) * sizeof *amounts);
-        rows[n][0] = store_col_int(s, 0);
-        rows[n][1] = store_col_int(s, 1);
-        rows[n][2] = store_col_int(s, 2);
-        amounts[n++] = store_col_double(s, 3);
-    }
-    store_finalize(s);
-    if (rc > 0)
-        rc = 0;
+    store_sql_t q;
+    store_sql_init(&q, "SELECT id, team_id, model_id, amount FROM finops_budgets");
+    rc = budgets_read(ctx, &q, &rows, &n, err);
+    store_sql_release(&q);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        double cost = cost_of(&mc, rows[i][1], rows[i][2]), fc = forecast_of(&mc, cost);
-        if (cost >= 0.8 * amounts[i])
-            rc = fire(ctx, &mc, rows[i][0], rows[i][1], rows[i][2], amounts[i], cost, fc, "80",
-                      fired, err);
-        if (rc == 0 && cost >= amounts[i])
-            rc = fire(ctx, &mc, rows[i][0], rows[i][1], rows[i][2], amounts[i], cost, fc, "100",
-                      fired, err);
-        if (rc == 0 && fc > amounts[i])
-            rc = fire(ctx, &mc, rows[i][0], rows[i][1], rows[i][2], amounts[i], cost, fc,
-                      "forecast", fired, err);
+        const budget_t *b = &rows[i];
+        double cost = cost_of(&mc, b->team_id, b->model_id), fc = forecast_of(&mc, cost);
+        if (cost >= 0.8 * b->amount)
+            rc = fire(ctx, &mc, b, cost, fc, "80", fired, err);
+        if (rc == 0 && cost >= b->amount)
+            rc = fire(ctx, &mc, b, cost, fc, "100", fired, err);
+        if (rc == 0 && fc > b->amount)
+            rc = fire(ctx, &mc, b, cost, fc, "forecast", fired, err);
     }
     free(rows);
-    free(amounts);
     free(mc.models);
     return store_end(ctx->db, rc, err);
 }
