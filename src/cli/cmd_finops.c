@@ -23,6 +23,16 @@ static void query_add(char **q, const char *key, const char *value)
     *q = next;
 }
 
+/* "?team=..&from=..&to=.." with those given (a heap string). */
+static char *period_query(const char *team, const char *from, const char *to)
+{
+    char *q = mops_xstrdup("");
+    query_add(&q, "team", team);
+    query_add(&q, "from", from);
+    query_add(&q, "to", to);
+    return q;
+}
+
 static const char *money(const json_t *v, int slot)
 {
     static char buf[8][32];
@@ -102,10 +112,7 @@ static int costs(cli_client_t *c, int argc, char **argv)
     }
     if (argc != optind)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    char *q = mops_xstrdup("");
-    query_add(&q, "team", team);
-    query_add(&q, "from", from);
-    query_add(&q, "to", to);
+    char *q = period_query(team, from, to);
     int rc;
     if (focus) {
         query_add(&q, "format", "focus");
@@ -209,10 +216,7 @@ static int kpis(cli_client_t *c, int argc, char **argv)
     }
     if (argc != optind)
         return cli_usage_error("unexpected argument '%s'", argv[optind]);
-    char *q = mops_xstrdup("");
-    query_add(&q, "team", team);
-    query_add(&q, "from", from);
-    query_add(&q, "to", to);
+    char *q = period_query(team, from, to);
     char *path = mops_xasprintf("/api/v1/kpis%s", q);
     int rc = cli_show(c, "GET", path, NULL, json, print_kpis);
     free(path);
