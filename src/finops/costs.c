@@ -595,13 +595,30 @@ int finops_costs_focus(const mops_ctx_t *ctx, const finops_query_t *q, char **cs
 
 /* ------------------------------------------------------------ governance */
 
+/* The currency of the price sheet in effect now. */
+static int currency_now(const mops_ctx_t *ctx, char cur[4], mops_err_t *err)
+{
+    finops_prices_t *p;
+    size_t n;
+    int rc = finops__prices_load(ctx, &p, &n, err);
+    if (rc == 0) {
+        int64_t now = mops_now_ms();
+        memcpy(cur, finops__prices_at(p, n, now - now % FINOPS_HOUR_MS)->currency, 4);
+        free(p);
+    }
+    return rc;
+}
+
 int finops_governance_cost_per_1k(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                                   mops_err_t *err)
 {
     int64_t to = mops_now_ms(), from = to - 30LL * 24 * FINOPS_HOUR_MS;
     finops_sum_t *items = NULL;
     size_t n = 0;
-    int rc = finops__compute(ctx, FG_VERSION, from, to, 0, &items, &n, NULL, NULL, NULL, err);
+    char cur[4];
+    int rc = currency_now(ctx, cur, err);
+    if (rc == 0)
+        rc = finops__compute(ctx, FG_VERSION, from, to, 0, &items, &n, NULL, NULL, NULL, err);
     if (rc != 0)
         return rc;
     finops_sum_t v = {0};
@@ -610,7 +627,7 @@ int finops_governance_cost_per_1k(const mops_ctx_t *ctx, int64_t version_id, jso
             sum_add(&v, &items[i]);
     free(items);
     *out = json_pack("{s:o, s:s, s:I, s:o, s:o}", "cost_per_1k",
-                     ratio(finops__total(&v) * 1000, (double)v.predictions), "currency", "USD",
+                     ratio(finops__total(&v) * 1000, (double)v.predictions), "currency", cur,
                      "predictions", (json_int_t)v.predictions, "from", mops_json_time(from), "to",
                      mops_json_time(to));
     return 0;
@@ -621,7 +638,10 @@ int finops_governance_cost(const mops_ctx_t *ctx, int64_t version_id, int64_t fr
 {
     finops_sum_t *items = NULL;
     size_t n = 0;
-    int rc = finops__compute(ctx, FG_VERSION, from_ms, to_ms, 0, &items, &n, NULL, NULL, NULL,
+    char cur[4];
+    int rc = currency_now(ctx, cur, err);
+    if (rc == 0)
+        rc = finops__compute(ctx, FG_VERSION, from_ms, to_ms, 0, &items, &n, NULL, NULL, NULL,
                              err);
     if (rc != 0)
         return rc;
@@ -638,6 +658,6 @@ int finops_governance_cost(const mops_ctx_t *ctx, int64_t version_id, int64_t fr
                             err)) != 0)
         return rc;
     *out = json_pack("{s:f, s:f, s:s, s:I}", "cost", finops__total(&v), "value", value,
-                     "currency", "USD", "predictions", (json_int_t)v.predictions);
+                     "currency", cur, "predictions", (json_int_t)v.predictions);
     return 0;
 }
