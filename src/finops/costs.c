@@ -42,6 +42,8 @@ static int hour_cmp(const void *a, const void *b)
 static hour_sum_t *hour_find(hour_sum_t *h, size_t n, int64_t hour)
 {
     hour_sum_t key = {.hour = hour};
+    if (!n)
+        return NULL;
     return bsearch(&key, h, n, sizeof *h, hour_cmp);
 }
 
@@ -88,7 +90,8 @@ static int load_hours(const mops_ctx_t *ctx, int64_t h0, int64_t h1, hour_sum_t 
         free(h);
         return rc;
     }
-    qsort(h, k, sizeof *h, hour_cmp);
+    if (k)
+        qsort(h, k, sizeof *h, hour_cmp);
     *out = h;
     *n = k;
     return 0;

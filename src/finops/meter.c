@@ -500,7 +500,8 @@ static int flush_locked(const mops_ctx_t *ctx, mops_err_t *err)
         if (m.storage)
             accrue_storage(m.storage, m.last_ms, now, &rows, &n);
         rows = mops_xrealloc(rows, (n + n_taken + 1) * sizeof *rows);
-        memcpy(rows + n, taken, n_taken * sizeof *rows);
+        if (n_taken)
+            memcpy(rows + n, taken, n_taken * sizeof *rows);
         n += n_taken;
     }
     int64_t cpu = process_cpu_ns();
