@@ -1,8 +1,9 @@
 #!/bin/sh
 # demo.sh BIN DATA — seed the demo through the CLI, once: a team, one user
 # per role (their tokens in DATA/demo-tokens, mode 0600), and the churn model
-# trained by demo/train_churn.py with a champion version. MOPS_URL and
-# MOPS_TOKEN say which server (scripts/run.sh sets them).
+# trained by demo/train_churn.py with a champion version, reviewed, approved
+# by the risk officer, promoted to production and deployed as churn-api.
+# MOPS_URL and MOPS_TOKEN say which server (scripts/run.sh sets them).
 set -eu
 bin=$1
 data=$2
@@ -31,3 +32,11 @@ done
   -p n_estimators=40 -p max_depth=4 -p learning_rate=0.2 -p objective=binary:logistic \
   -D demo/churn-holdout.csv -e python=3.11 -t demo >/dev/null
 "$bin" version alias demo/churn champion 1 >/dev/null
+"$bin" review request demo/churn 1 --comment "first version for production" >/dev/null
+MOPS_TOKEN=$(awk '$1 == "carol" {print $3}' "$tokens") \
+  "$bin" review approve demo/churn 1 --comment "holdout AUC checked" >/dev/null
+for stage in staging production; do
+  "$bin" version transition demo/churn 1 "$stage" --reason "demo" >/dev/null
+done
+"$bin" deploy create churn-api --team demo --primary churn@1 \
+  --description "Churn scores for the retention campaign" >/dev/null

@@ -43,6 +43,10 @@ cat <<BANNER
     $bin model list
     $bin version show demo/churn champion
     curl -H "Authorization: Bearer \$MOPS_TOKEN" $url/api/v1/models
+    $bin deploy show churn-api
+    curl -H "Authorization: Bearer \$MOPS_TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"instances": [{"tenure_months": 3, "monthly_charges": 80, "support_calls": 4}]}' \\
+      $url/api/v1/deployments/churn-api/predict
 
   Ctrl-C stops the server.
 BANNER

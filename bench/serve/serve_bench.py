@@ -67,15 +67,27 @@ class Mops:
         with open("/proc/%d/status" % self.proc.pid) as f:
             return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
-    def call(self, method, path, body=None, raw=None, ctype=None):
+    def call(self, method, path, body=None, raw=None, ctype=None, token=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None
                                             else None)
         req = urllib.request.Request(self.url + path, data=data, method=method, headers={
-            "Authorization": "Bearer " + self.token,
+            "Authorization": "Bearer " + (token or self.token),
             "Content-Type": ctype or "application/json"})
         with urllib.request.urlopen(req, timeout=120) as r:
             text = r.read()
         return json.loads(text) if text else None
+
+    def promote(self, version_path):
+        """Review, approve (by a second administrator: never the author) and
+        move to production: deployments route to production versions."""
+        if not getattr(self, "approver", None):
+            self.call("POST", "/api/v1/users", {"name": "bench-approver", "admin": True})
+            self.approver = self.call("POST", "/api/v1/tokens", {"name": "bench",
+                                                                 "user": "bench-approver"})["token"]
+        self.call("POST", version_path + "/reviews", {})
+        self.call("POST", version_path + "/approvals", {}, token=self.approver)
+        for stage in ("staging", "production"):
+            self.call("POST", version_path + "/transitions", {"to": stage, "reason": "bench"})
 
     def setup(self, model_files):
         """Team bench, model bench/m with one version per file, deployment
@@ -86,8 +98,9 @@ class Mops:
             with open(path, "rb") as f:
                 sha = self.call("POST", "/api/v1/models/bench/m/artifacts", raw=f.read(),
                                 ctype="application/octet-stream")["sha256"]
-            self.call("POST", "/api/v1/models/bench/m/versions",
-                      {"artifact_sha256": sha, "format": "xgboost-json"})
+            v = self.call("POST", "/api/v1/models/bench/m/versions",
+                          {"artifact_sha256": sha, "format": "xgboost-json"})["version"]
+            self.promote("/api/v1/models/bench/m/versions/%d" % v)
         self.call("POST", "/api/v1/deployments", {"name": "bench", "team": "bench",
                                                   "primary": {"model": "m", "version": 1}})
 

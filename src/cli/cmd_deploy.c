@@ -538,7 +538,7 @@ static const cli_sub_t subs[] = {
      "  --team TEAM                  the team that owns it (and its models)\n"
      "  --primary MODEL@VERSION      the version that takes the traffic the canaries do not\n"
      "                               (VERSION: a number, an alias or latest)\n"
-     "  --canary MODEL@VERSION=W     a canary taking W%% of the requests (repeatable)\n"
+     "  --canary MODEL@VERSION=W     a canary taking W% of the requests (repeatable)\n"
      "  --shadow MODEL@VERSION       gets a copy of every request; logged, never returned\n"
      "  --sticky-field F             route by the value of request field F (a request\n"
      "                               parameter, or a field of the first instance)\n"
@@ -555,7 +555,7 @@ static const cli_sub_t subs[] = {
     {"update", "NAME [options] [--json]",
      "Change a deployment; the new revision takes effect without failing a request.",
      "  --primary MODEL@VERSION      a new primary\n"
-     "  --canary MODEL@VERSION=W     add a canary, or set its weight to W%%\n"
+     "  --canary MODEL@VERSION=W     add a canary, or set its weight to W%\n"
      "  --remove-canary MODEL@VERSION\n"
      "  --no-canaries                remove every canary\n"
      "  --promote MODEL@VERSION      the canary becomes the primary (the old one leaves)\n"

@@ -43,16 +43,20 @@
 
 /* ------------------------------------------------------------ lifecycle */
 
-/* The kinds of traffic a deployment may send to a version. */
+/* The kinds of traffic a version may take. The values are serving's roles
+ * (serve_role_t), in the same order. */
 typedef enum governance_traffic {
-    GOVERNANCE_TRAFFIC_PRIMARY, /* the answers clients get */
-    GOVERNANCE_TRAFFIC_CANARY,  /* a share of the answers clients get */
-    GOVERNANCE_TRAFFIC_SHADOW,  /* a copy of requests; answers discarded */
+    GOVERNANCE_TRAFFIC_PRIMARY, /* a deployment's answers */
+    GOVERNANCE_TRAFFIC_CANARY,  /* a share of a deployment's answers */
+    GOVERNANCE_TRAFFIC_SHADOW,  /* a copy of a deployment's requests; answers discarded */
+    GOVERNANCE_TRAFFIC_DIRECT,  /* the version addressed by name, outside a deployment */
+    GOVERNANCE_TRAFFIC_BATCH,   /* a batch scoring job */
 } governance_traffic_t;
 
-/* May a version in `stage` take traffic of kind `role`? production: all
- * three; staging: canary and shadow; every other stage: none. For the
- * serving module, which asks before routing to a version. */
+/* May a version in `stage` take traffic of kind `role`? production: every
+ * kind; staging: canary, shadow, direct, batch; draft, in_review,
+ * approved, deprecated: direct and batch; rejected and retired: none. The
+ * serving module asks before routing to a version. */
 int governance_stage_allows(const char *stage, governance_traffic_t role);
 
 /* 1 when stage names a lifecycle stage. */

@@ -40,17 +40,29 @@ static const gov_edge_t edges[] = {
 };
 #define NEDGES (sizeof edges / sizeof edges[0])
 
-/* Which traffic each stage may take. */
+/* Which traffic each stage may take. Only a deployment puts a version in
+ * front of the business: primary traffic needs production, canary and
+ * shadow traffic staging at least. Addressing a version by name (trying it
+ * over the Open Inference Protocol, scoring a file in a batch job) is how
+ * it gets evaluated before and during review, so every stage allows it but
+ * rejected and retired. */
+#define T(k) (1u << GOVERNANCE_TRAFFIC_##k)
+#define TRIAL (T(DIRECT) | T(BATCH))
 static const struct {
     const char *stage;
     unsigned kinds; /* bits of governance_traffic_t */
 } traffic[] = {
-    {"staging", 1u << GOVERNANCE_TRAFFIC_CANARY | 1u << GOVERNANCE_TRAFFIC_SHADOW},
-    {"production", 1u << GOVERNANCE_TRAFFIC_PRIMARY | 1u << GOVERNANCE_TRAFFIC_CANARY |
-                       1u << GOVERNANCE_TRAFFIC_SHADOW},
+    {"draft", TRIAL},
+    {"in_review", TRIAL},
+    {"approved", TRIAL},
+    {"staging", T(CANARY) | T(SHADOW) | TRIAL},
+    {"production", T(PRIMARY) | T(CANARY) | T(SHADOW) | TRIAL},
+    {"deprecated", TRIAL},
 };
+#undef TRIAL
+#undef T
 
-static const char *const traffic_names[] = {"primary", "canary", "shadow"};
+static const char *const traffic_names[] = {"primary", "canary", "shadow", "direct", "batch"};
 
 int governance_stage_valid(const char *stage)
 {
@@ -62,7 +74,7 @@ int governance_stage_valid(const char *stage)
 
 int governance_stage_allows(const char *stage, governance_traffic_t role)
 {
-    if ((unsigned)role > GOVERNANCE_TRAFFIC_SHADOW)
+    if ((unsigned)role > GOVERNANCE_TRAFFIC_BATCH)
         return 0;
     for (size_t i = 0; i < sizeof traffic / sizeof traffic[0]; i++)
         if (!strcmp(traffic[i].stage, stage))
@@ -103,7 +115,7 @@ int governance_lifecycle(const mops_ctx_t *ctx, json_t **out, mops_err_t *err)
     for (size_t i = 0; i < NSTAGES; i++) {
         json_array_append_new(st, json_string(stages[i]));
         json_t *kinds = json_array();
-        for (int k = GOVERNANCE_TRAFFIC_PRIMARY; k <= GOVERNANCE_TRAFFIC_SHADOW; k++)
+        for (int k = GOVERNANCE_TRAFFIC_PRIMARY; k <= GOVERNANCE_TRAFFIC_BATCH; k++)
             if (governance_stage_allows(stages[i], (governance_traffic_t)k))
                 json_array_append_new(kinds, json_string(traffic_names[k]));
         json_object_set_new(tf, stages[i], kinds);

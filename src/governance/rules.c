@@ -663,6 +663,60 @@ static json_t *rule_json(const char *policy, json_int_t policy_version, size_t i
                      res->evidence ? res->evidence : json_null());
 }
 
+/* Before a version takes traffic, the PII columns of its registered
+ * training dataset must have been approved (dataset.classify), whatever
+ * the policies say. Versions whose dataset is not a registered one
+ * ("dataset:TEAM/NAME@N"), or servers without DataOps, pass with that as
+ * their evidence; a dataset the mover cannot read fails (its PII is
+ * unknown). */
+static void privacy_check(gov_eval_t *ev, gov_result_t *res)
+{
+    const governance_providers_t *p = gov_providers();
+    const char *ds = ev->v->dataset;
+    if (strncmp(ds, "dataset:", 8) != 0) {
+        result_set(res, GOV_PASS, "no registered training dataset to hold PII");
+        res->evidence = json_pack("{s:s}", "dataset", ds);
+        return;
+    }
+    if (!p->dataset) {
+        result_set(res, GOV_PASS, "PII not checked: the data module is not part of this server");
+        res->evidence = json_pack("{s:s, s:s}", "dataset", ds, "source", "data is not available");
+        return;
+    }
+    json_t *facts = NULL;
+    mops_err_t perr;
+    mops_err_clear(&perr);
+    int rc = p->dataset(ev->ctx, ev->v->m.team_id, ds, &facts, &perr);
+    if (rc == MOPS_EINVAL) { /* free text that only looks like a reference */
+        result_set(res, GOV_PASS, "no registered training dataset to hold PII (%s)", perr.msg);
+        res->evidence = json_pack("{s:s}", "dataset", ds);
+        return;
+    }
+    if (rc != 0) {
+        result_set(res, GOV_FAIL, "the training dataset %s cannot be checked for PII: %s",
+                   mops_text_show(ds), perr.msg);
+        return;
+    }
+    json_t *approved = json_object_get(facts, "approved_pii_columns"), *open = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(facts, "pii_columns"), i, c) if (!array_has(
+        approved, json_string_value(c))) json_array_append(open, c);
+    char list[200];
+    names_text(open, ", ", list, sizeof list);
+    if (json_array_size(open))
+        result_set(res, GOV_FAIL,
+                   "the training dataset %s holds PII columns without a privacy approval "
+                   "(dataset.classify): %s",
+                   mops_text_show(ds), list);
+    else
+        result_set(res, GOV_PASS, "the training dataset holds no unapproved PII");
+    res->evidence = json_pack("{s:s, s:o, s:o}", "dataset", ds, "pii_columns",
+                              json_incref(json_object_get(facts, "pii_columns")),
+                              "unapproved_pii", open);
+    json_decref(facts);
+}
+
 /* The lifecycle's own checks on entering target. */
 static int builtin_checks(gov_eval_t *ev, const char *target, json_t *rules, mops_err_t *err)
 {
@@ -689,6 +743,10 @@ static int builtin_checks(gov_eval_t *ev, const char *target, json_t *rules, mop
             result_set(&res, GOV_FAIL, "needs an approval (review.decide) that counts: none yet");
         res.evidence = json_pack("{s:o}", "approved_by", who);
         json_array_append_new(rules, rule_json("lifecycle", 0, 0, "review", "review", stages,
+                                               &res));
+    } else if (!strcmp(target, "staging") || !strcmp(target, "production")) {
+        privacy_check(ev, &res);
+        json_array_append_new(rules, rule_json("lifecycle", 0, 0, "privacy", "privacy", stages,
                                                &res));
     } else if (!strcmp(target, "retired")) {
         const governance_providers_t *p = gov_providers();

@@ -1,5 +1,5 @@
 /*
- * http.h — the REST API server: libmicrohttpd with its epoll thread pool,
+ * http.h — the REST API server: libmicrohttpd with its thread pool,
  * a thin skin over the domain modules. It owns request parsing, routing,
  * authentication of the bearer token, the JSON error shape
  * {"error": {"code", "message"}}, X-Request-Id, limits, the access log and

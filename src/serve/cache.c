@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "core/log.h"
 #include "core/time.h"
+#include "data/data.h"
 #include "serve/serve_int.h"
 #include "store/blob.h"
 
@@ -48,6 +50,46 @@ static int labels_numeric(const runtime_model_info_t *in)
 static int executable(const char *format)
 {
     return !strcmp(format, "xgboost-json") || !strcmp(format, "sklearn-json");
+}
+
+/* The features to mask in the prediction log: those named like a PII
+ * column of the version's training data (data_model_pii), asked as the
+ * server itself. A failed lookup is logged and masks nothing: serving must
+ * not stop because a dataset cannot be read. */
+static void pii_features(const mops_ctx_t *ctx, serve_model_t *m)
+{
+    const char *const *names = m->info.feature_names;
+    if (!names)
+        return;
+    mops_ctx_t sys = *ctx;
+    sys.who = NULL;
+    sys.denial = NULL;
+    json_t *pii = NULL;
+    mops_err_t err;
+    if (data_model_pii(&sys, m->ref.m.team, m->ref.m.model, m->ref.number, &pii, &err) != 0) {
+        mops_warn("serve: PII columns of %s/%s@%lld unknown, none masked: %s", m->ref.m.team,
+                  m->ref.m.model, (long long)m->ref.number, err.msg);
+        return;
+    }
+    json_t *cols = json_object_get(pii, "columns"), *c;
+    for (size_t f = 0; f < m->info.n_features; f++) {
+        size_t i;
+        json_array_foreach(cols, i, c) {
+            if (names[f] && !strcmp(names[f], json_string_value(c))) {
+                m->pii = mops_xrealloc(m->pii, (m->n_pii + 1) * sizeof *m->pii);
+                m->pii[m->n_pii++] = f;
+                break;
+            }
+        }
+    }
+    json_decref(pii);
+}
+
+void serve__mask_pii(const serve_model_t *m, double *x, size_t n_rows)
+{
+    for (size_t r = 0; r < n_rows && m->n_pii; r++)
+        for (size_t k = 0; k < m->n_pii; k++)
+            x[r * m->info.n_features + m->pii[k]] = NAN;
 }
 
 /* Load version_id from the blob store after checking its hash. */
@@ -86,10 +128,11 @@ static int load(const mops_ctx_t *ctx, int64_t version_id, serve_model_t **out, 
     m->version_id = version_id;
     runtime_model_info(m->rt, &m->info);
     m->labels_numeric = labels_numeric(&m->info);
+    pii_features(ctx, m);
     char label[200];
     serve__model_label(m, label, sizeof label);
-    mops_info("serve: loaded %s (%zu trees, %zu bytes)", label, m->info.n_trees,
-              m->info.memory_bytes);
+    mops_info("serve: loaded %s (%zu trees, %zu bytes, %zu PII features masked in the log)",
+              label, m->info.n_trees, m->info.memory_bytes, m->n_pii);
     *out = m;
     return 0;
 }
@@ -143,6 +186,7 @@ static void model_free(serve_model_t *m)
     serve__model_label(m, label, sizeof label);
     mops_info("serve: unloaded %s", label);
     runtime_model_unref(m->rt);
+    free(m->pii);
     free(m);
     /* A model is megabytes of small blocks: hand the freed pages back, so
      * that resident memory returns to where it was before the load. */

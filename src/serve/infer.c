@@ -569,6 +569,7 @@ static void account(const mops_ctx_t *ctx, const served_t *s, const serve_call_t
     if (!r)
         return;
     memcpy(r->inputs, rows->x, out->n * F * sizeof(double));
+    serve__mask_pii(m, r->inputs, out->n);
     memcpy(r->outputs, out->values, out->n * out->width * sizeof(double));
     snprintf(r->request_id, sizeof r->request_id, "%s", ctx->request_id ? ctx->request_id : "");
     r->team_id = m->ref.m.team_id;

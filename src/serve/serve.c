@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "governance/governance.h"
 #include "serve/serve_int.h"
 
 serve_state_t *serve__g;
@@ -39,12 +40,17 @@ const char *serve_role_name(serve_role_t role)
     return "?";
 }
 
+/* Serving's roles are governance's kinds of traffic, in the same order. */
+_Static_assert((int)SERVE_ROLE_PRIMARY == (int)GOVERNANCE_TRAFFIC_PRIMARY &&
+                   (int)SERVE_ROLE_CANARY == (int)GOVERNANCE_TRAFFIC_CANARY &&
+                   (int)SERVE_ROLE_SHADOW == (int)GOVERNANCE_TRAFFIC_SHADOW &&
+                   (int)SERVE_ROLE_DIRECT == (int)GOVERNANCE_TRAFFIC_DIRECT &&
+                   (int)SERVE_ROLE_BATCH == (int)GOVERNANCE_TRAFFIC_BATCH,
+               "serve_role_t and governance_traffic_t differ");
+
 int serve_stage_allows(const char *stage, serve_role_t role)
 {
-    /* The interim rule until the governance module decides per stage and
-     * role: anything but a retired version may take traffic. */
-    (void)role;
-    return strcmp(stage, "retired") != 0;
+    return governance_stage_allows(stage, (governance_traffic_t)role);
 }
 
 /* ------------------------------------------------------------ observers */

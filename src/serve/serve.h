@@ -90,8 +90,10 @@ typedef enum serve_role {
 const char *serve_role_name(serve_role_t role);
 
 /* May a version in lifecycle stage `stage` receive traffic in role? The
- * one place that decides it (the governance module's rules plug in here);
- * until then every stage but "retired" may. */
+ * governance module decides (governance_stage_allows): a deployment's
+ * primary needs production, its canaries and shadows staging or
+ * production; by name and in batch jobs every stage but rejected and
+ * retired. */
 int serve_stage_allows(const char *stage, serve_role_t role);
 
 /* ------------------------------------------------------------ observers */
@@ -199,6 +201,25 @@ int serve_deployment_stats(const mops_ctx_t *ctx, const char *name, json_t **out
  * No permission check beyond the caller's context. */
 int serve_version_deployments(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                               mops_err_t *err);
+
+/* -------------------------------------------- answers to other modules */
+
+/* Hooks of governance_providers_t (governance.h) and data lineage
+ * (data_deployments_fn, data.h), registered by server.c. They read the
+ * store on ctx's connection, inside the caller's transaction; prediction
+ * counts are the prediction log's (rows of the requests it kept).
+ * traffic: {"receiving": bool, "kinds": [roles], "deployments": [...]};
+ * deployments: [{"name", "role", "weight"}]; predictions in [from_ms,
+ * to_ms): {"predictions": N}; lineage: the deployments of team/model@version
+ * with "status" and "predictions". */
+int serve_governance_traffic(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
+                             mops_err_t *err);
+int serve_governance_deployments(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
+                                 mops_err_t *err);
+int serve_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
+                                 int64_t to_ms, json_t **out, mops_err_t *err);
+int serve_lineage_deployments(const mops_ctx_t *ctx, const char *team, const char *model,
+                              int64_t version, json_t **out, mops_err_t *err);
 
 /* ------------------------------------------------------------ inference */
 

@@ -26,6 +26,9 @@ typedef struct serve_model {
     runtime_model_info_t info;
     registry_version_ref_t ref; /* team, model, number, format, stage at load */
     int labels_numeric;         /* every class label is an integer: INT64 labels */
+    size_t *pii;                /* features masked in the prediction log (PII of
+                                   its training data), n_pii of them; owned */
+    size_t n_pii;
     int users;                  /* under the cache lock */
     int direct;
     int64_t last_used_ms;
@@ -40,6 +43,9 @@ typedef struct serve_model {
 int serve__model_acquire(const mops_ctx_t *ctx, int64_t version_id, int direct,
                          serve_model_t **out, mops_err_t *err);
 void serve__model_release(serve_model_t *m);
+/* Overwrite m's PII features in n_rows rows of x (row-major) with NaN, the
+ * missing value: what the prediction log keeps of them. */
+void serve__mask_pii(const serve_model_t *m, double *x, size_t n_rows);
 /* The model of version_id with one more user if it is loaded, else NULL
  * (no store access). */
 serve_model_t *serve__model_take(int64_t version_id, int direct);

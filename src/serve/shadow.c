@@ -177,6 +177,7 @@ static void run_one(shadow_job_t *j, serve_target_t *t)
         serve_record_t *r = serve__log_reserve(rows.n, m->info.n_features, V, c->stats);
         if (r) {
             memcpy(r->inputs, rows.x, rows.n * m->info.n_features * sizeof(double));
+            serve__mask_pii(m, r->inputs, rows.n);
             memcpy(r->outputs, values, rows.n * V * sizeof(double));
             r->agree = same;
             r->max_abs_diff = diff;

@@ -19,6 +19,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "data/data.h"
 #include "finops/finops.h"
 #include "governance/governance.h"
 #include "http/http.h"
@@ -107,6 +108,21 @@ static int bootstrap(store_t *st, const mops_env_t *env, mops_err_t *err)
     return rc;
 }
 
+/* Connect the modules that answer questions of modules below them
+ * (docs/architecture.md): governance asks serving, FinOps and DataOps;
+ * data lineage asks serving. */
+static void providers_register(void)
+{
+    governance_providers_t gp = {.traffic = serve_governance_traffic,
+                                 .deployments = serve_governance_deployments,
+                                 .predictions = serve_governance_predictions,
+                                 .dataset = data_governance_dataset,
+                                 .cost_per_1k = finops_governance_cost_per_1k,
+                                 .cost = finops_governance_cost};
+    governance_providers_set(&gp);
+    data_lineage_set_deployments(serve_lineage_deployments);
+}
+
 int server_run(const server_config_t *cfg, mops_err_t *err)
 {
     mops_log_level_t level;
@@ -142,6 +158,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
         goto out;
     if (applied)
         mops_info("store: applied %d migration(s)", applied);
+    providers_register();
     /* Block the stop signals in every thread (MHD's inherit the mask) and
      * wait for them here; a closed client socket must not kill us. */
     sigset_t stop;
@@ -157,8 +174,6 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     if ((rc = finops_start(st, &env, &fo, err)) != 0)
         goto out;
     metering = 1;
-    governance_providers_set(&(governance_providers_t){
-        .cost_per_1k = finops_governance_cost_per_1k, .cost = finops_governance_cost});
     /* Serving threads start before HTTP and stop after it, before the
      * store closes. */
     if ((rc = serve_start(st, &env, &so, err)) != 0)

@@ -349,13 +349,18 @@ class Server:
                       content_type="application/octet-stream", token=token)
         return out["sha256"]
 
-    def version(self, team, model, data=b"model-bytes", token=None, **spec):
+    def version(self, team, model, data=b"model-bytes", token=None, stage=None, **spec):
+        """Register a version (uploading data); with stage ("staging" or
+        "production"), take it there too (promote)."""
         sha = self.upload(team, model, data, token=token)
         # A format mops stores but does not execute: placeholder bytes are
         # fine. (Formats the runtime executes are loaded on registration.)
         spec.setdefault("format", "custom")
         spec["artifact_sha256"] = sha
-        return self.ok("POST", "/api/v1/models/%s/%s/versions" % (team, model), spec, token=token)
+        out = self.ok("POST", "/api/v1/models/%s/%s/versions" % (team, model), spec, token=token)
+        if stage:
+            self.promote(team, model, out["version"], to=stage, token=token)
+        return out
 
 
 def on_terminal(args, env, timeout=120):

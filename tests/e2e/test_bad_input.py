@@ -230,7 +230,7 @@ class World:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "sm.json")
             runtime_common.small_xgboost(path)
-            srv.version("fraud", "sm", data=mopstest.read(path), format="xgboost-json")
+            srv.version("fraud", "sm", data=mopstest.read(path), format="xgboost-json", stage="production")
         srv.ok("POST", "/api/v1/deployments", {"name": "dep", "team": "fraud",
                                                "primary": {"model": "sm", "version": 1}})
         srv.ok("PATCH", D, {"description": "second revision"})

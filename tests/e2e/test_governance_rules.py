@@ -117,6 +117,7 @@ class GovernanceRules(mopstest.TestCase):
         self.assertIn("[t/fair#2 segment-tpr]", msg)
 
     def test_rules_of_absent_modules_fail_saying_so(self):
+        """Monitoring and FinOps are not in this server yet; DataOps is."""
         self.srv.ok("POST", "/api/v1/models", {"team": "t", "name": "m", "risk_tier": "low"})
         self.srv.version("t", "m", dataset="dataset:x@1")
         self.policy("name: ops\nteam: t\nrules:\n"
@@ -124,9 +125,8 @@ class GovernanceRules(mopstest.TestCase):
                     "  - rule: monitoring\n    stage: production\n"
                     "  - rule: cost\n    stage: production\n    max_per_1k: 0.01\n")
         _, rules = self.check("m", "production")
-        self.assertEqual(rules["data"], ("fail", "the training dataset's quality and PII is not "
-                                                 "available: the data module is not part of this "
-                                                 "server"))
+        self.assertEqual(rules["data"][0], "fail")  # not a dataset the data module knows
+        self.assertIn("the dataset dataset:x@1 cannot be checked", rules["data"][1])
         self.assertEqual(rules["monitoring"][0], "fail")
         self.assertIn("the monitor module", rules["monitoring"][1])
         # FinOps is in the server: a version that served nothing has no

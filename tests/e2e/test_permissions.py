@@ -101,7 +101,7 @@ class World:
             runtime_common.small_xgboost(path, names=FEATURES)
             model = mopstest.read(path)
         for _ in range(2):
-            srv.version("alpha", "sm", data=model, format="xgboost-json")
+            srv.version("alpha", "sm", data=model, format="xgboost-json", stage="production")
         srv.ok("POST", "/api/v1/deployments", {"name": "dep", "team": "alpha",
                                                "primary": {"model": "sm", "version": 1}})
         srv.ok("PATCH", "/api/v1/deployments/dep", {"description": "two revisions"})

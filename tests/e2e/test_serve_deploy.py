@@ -37,12 +37,12 @@ class Deploy(mopstest.TestCase):
         for seed in (1, 2, 3):  # churn@1, @2, @3: three different models
             path = os.path.join(self.tmp, "m%d.json" % seed)
             rc.small_xgboost(path, names=NAMES, seed=seed, rounds=4 + seed)
-            srv.version("fraud", "churn", data=mopstest.read(path), format="xgboost-json")
+            srv.version("fraud", "churn", data=mopstest.read(path), format="xgboost-json", stage="production")
         srv.version("fraud", "alt", data=mopstest.read(os.path.join(self.tmp, "m1.json")),
-                    format="xgboost-json")  # the same model as churn@1
+                    format="xgboost-json", stage="production")  # the same model as churn@1
         path = os.path.join(self.tmp, "narrow.json")
         rc.small_xgboost(path, names=["x", "y"], seed=4)
-        srv.version("fraud", "narrow", data=mopstest.read(path), format="xgboost-json")
+        srv.version("fraud", "narrow", data=mopstest.read(path), format="xgboost-json", stage="production")
         return srv
 
     def create(self, name, primary=1, **kw):
@@ -125,8 +125,8 @@ class Deploy(mopstest.TestCase):
         srv.team("other")
         srv.ok("POST", "/api/v1/models", {"team": "other", "name": "theirs", "risk_tier": "low"})
         srv.ok("POST", "/api/v1/models", {"team": "fraud", "name": "opaque", "risk_tier": "low"})
-        srv.version("fraud", "opaque", data=b"onnx", format="onnx")
-        srv.version("fraud", "churn", data=b"custom bytes")  # churn@4: not executable
+        srv.version("fraud", "opaque", data=b"onnx", format="onnx", stage="production")
+        srv.version("fraud", "churn", data=b"custom bytes", stage="production")  # churn@4: not executable
         srv.ok("POST", "/api/v1/models/fraud/churn/versions/3/archive")
         base = {"name": "x", "team": "fraud", "primary": {"model": "churn", "version": 1}}
         cases = [

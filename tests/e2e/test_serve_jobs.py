@@ -50,8 +50,8 @@ class Jobs(mopstest.TestCase):
         if srv.http("GET", "/api/v1/models/fraud/churn", token=srv.admin)[0] == 404:
             srv.ok("POST", "/api/v1/models", {"team": "fraud", "name": "churn",
                                               "risk_tier": "low"})
-            srv.version("fraud", "churn", data=mopstest.read(self.model), format="xgboost-json")
-            srv.version("fraud", "churn", data=mopstest.read(self.big), format="xgboost-json")
+            srv.version("fraud", "churn", data=mopstest.read(self.model), format="xgboost-json", stage="production")
+            srv.version("fraud", "churn", data=mopstest.read(self.big), format="xgboost-json", stage="production")
             srv.ok("POST", "/api/v1/deployments", {"name": "dep", "team": "fraud",
                                                    "primary": {"model": "churn", "version": 1}})
         return srv

@@ -26,7 +26,7 @@ class Load(mopstest.TestCase):
         for seed in (1, 2):
             path = os.path.join(self.tmp, "m%d.json" % seed)
             rc.small_xgboost(path, names=NAMES, seed=seed, rounds=20 * seed)
-            srv.version("fraud", "churn", data=mopstest.read(path), format="xgboost-json")
+            srv.version("fraud", "churn", data=mopstest.read(path), format="xgboost-json", stage="production")
         srv.ok("POST", "/api/v1/deployments", {"name": "live", "team": "fraud",
                                                "primary": {"model": "churn", "version": 1}})
         u = urllib.parse.urlsplit(srv.url)

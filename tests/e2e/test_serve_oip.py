@@ -78,7 +78,7 @@ class OIP(mopstest.TestCase):
             for f in files:
                 fmt = "sklearn-json" if f in ("forest.json", "logit.json") else "xgboost-json"
                 self.srv.version("fraud", model, data=mopstest.read(os.path.join(self.dir, f)),
-                                 format=fmt)
+                                 format=fmt, stage="production")
         for name, model in (("churn-api", "churn"), ("tri-api", "tri"), ("spend-api", "spend"),
                             ("forest-api", "forest"), ("logit-api", "logit")):
             self.srv.ok("POST", "/api/v1/deployments", {"name": name, "team": "fraud",

@@ -49,7 +49,7 @@ class TwoServers(mopstest.TestCase):
         for seed in (1, 2):
             path = os.path.join(self.tmp, "m%d.json" % seed)
             rc.small_xgboost(path, names=NAMES, seed=seed, rounds=3 * seed)
-            a.version("fraud", "churn", data=mopstest.read(path), format="xgboost-json")
+            a.version("fraud", "churn", data=mopstest.read(path), format="xgboost-json", stage="production")
 
     def infer(self, srv, name, token=None):
         return srv.http("POST", "/v2/models/%s/infer" % name, ROW, token=token or self.a.admin)

@@ -89,6 +89,9 @@ static people_t world(tu_fixture_t *f)
         json_decref(out);
         free(doc);
     }
+    /* Deployments route to production versions (governance's traffic
+     * table); the review that gets them there is governance's to test. */
+    TU_OK(store_exec(f->db, NULL, &tu_err_, "UPDATE versions SET stage = 'production'", NULL));
     return p;
 }
 
@@ -295,10 +298,20 @@ static void test_deployment_validation(void **state)
     /* the viewer may not; the permission comes before the body is read */
     CREATE(&p.viewer, "{\"name\":\"d\",\"team\":\"a\",\"bogus\":1}", MOPS_EFORBIDDEN,
            "deployment.write");
-    /* the stage rule: a retired version takes no traffic */
+    /* the stage rule, governance's: production takes primary traffic,
+     * staging canaries and shadows, drafts only trials by name */
     assert_false(serve_stage_allows("retired", SERVE_ROLE_PRIMARY));
-    assert_true(serve_stage_allows("draft", SERVE_ROLE_SHADOW));
+    assert_false(serve_stage_allows("draft", SERVE_ROLE_SHADOW));
+    assert_false(serve_stage_allows("staging", SERVE_ROLE_PRIMARY));
+    assert_true(serve_stage_allows("staging", SERVE_ROLE_SHADOW));
+    assert_true(serve_stage_allows("draft", SERVE_ROLE_DIRECT));
+    assert_true(serve_stage_allows("approved", SERVE_ROLE_BATCH));
+    assert_false(serve_stage_allows("retired", SERVE_ROLE_BATCH));
     assert_true(serve_stage_allows("production", SERVE_ROLE_CANARY));
+    TU_OK(store_exec(f->db, NULL, &tu_err_, "UPDATE versions SET stage = 'draft' WHERE "
+                     "number = 2", NULL));
+    CREATE(&p.mle, "{\"name\":\"d\",\"team\":\"a\",\"primary\":{\"model\":\"churn\","
+                   "\"version\":2}}", MOPS_EPRECOND, "stage draft");
     TU_OK(store_exec(f->db, NULL, &tu_err_, "UPDATE versions SET stage = 'retired' WHERE "
                      "number = 3", NULL));
     CREATE(&p.mle, "{\"name\":\"d\",\"team\":\"a\",\"primary\":{\"model\":\"churn\","

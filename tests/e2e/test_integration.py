@@ -1,0 +1,157 @@
+"""The modules answering each other through the seams server.c connects,
+on a real server: governance decides which stages serving may route to;
+serving tells governance whether a version takes traffic (retirement) and
+which deployments it has (reports); serving tells data lineage which
+deployments a dataset's models feed; DataOps tells governance about a
+version's training data (the data rule, the privacy check before traffic)
+and serving which features to mask in the prediction log."""
+import math
+import os
+import sqlite3
+import struct
+import time
+
+import mopstest
+import runtime_common as rc
+
+NAMES = ["a", "b", "c", "d"]
+M = "/api/v1/models/fraud/churn"
+ROW = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64",
+                   "data": [0.5, -1.0, 2.0, 0.25]}]}
+
+
+class Integration(mopstest.TestCase):
+    def setUp(self):
+        super().setUp()
+        srv = self.srv = self.server()
+        srv.team("fraud")
+        srv.ok("POST", "/api/v1/datasets", {"team": "fraud", "name": "tx"})
+        sha = srv.ok("POST", "/api/v1/datasets/fraud/tx/uploads", raw=b"a,b,c,d\n1,2,3,4\n",
+                     content_type="application/octet-stream")["sha256"]
+        srv.ok("POST", "/api/v1/datasets/fraud/tx/versions", {"sha256": sha})
+        srv.ok("POST", "/api/v1/models", {"team": "fraud", "name": "churn", "risk_tier": "low"})
+        self.model = os.path.join(self.tmp, "m.json")
+        rc.small_xgboost(self.model, names=NAMES)
+        for _ in range(3):
+            srv.version("fraud", "churn", data=mopstest.read(self.model), format="xgboost-json",
+                        dataset="dataset:fraud/tx@1")
+
+    def deploy(self, name, primary, **kw):
+        body = {"name": name, "team": "fraud", "primary": {"model": "churn", "version": primary}}
+        body.update(kw)
+        return self.srv.http("POST", "/api/v1/deployments", body, token=self.srv.admin)
+
+    def test_stages_decide_traffic(self):
+        srv = self.srv
+        # a draft takes no deployment traffic, but may be tried by name
+        msg = self.assertError(self.deploy("d", 1), 409, "failed_precondition",
+                               "fraud/churn@1 is in stage draft")
+        self.assertIn("as a primary", msg)
+        out = srv.ok("POST", "/v2/models/churn/versions/1/infer", ROW)
+        self.assertEqual(out["parameters"]["role"], "direct")
+        # staging: a canary, not a primary
+        srv.promote("fraud", "churn", 1, to="staging")
+        self.assertError(self.deploy("d", 1), 409, "failed_precondition", "stage staging")
+        srv.promote("fraud", "churn", 2)
+        dep = self.deploy("d", 2, canaries=[{"model": "churn", "version": 1, "weight": 50}])
+        self.assertEqual(dep[0], 201, dep)
+        self.assertError(srv.http("PATCH", "/api/v1/deployments/d",
+                                  {"shadows": [{"model": "churn", "version": 3}]},
+                                  token=srv.admin), 409, "failed_precondition", "stage draft")
+        # the lifecycle says so too
+        traffic = srv.ok("GET", "/api/v1/governance/lifecycle")["traffic"]
+        self.assertEqual(traffic["staging"], ["canary", "shadow", "direct", "batch"])
+        self.assertEqual(traffic["retired"], [])
+
+    def test_retirement_waits_for_traffic_and_reports_show_deployments(self):
+        srv = self.srv
+        srv.promote("fraud", "churn", 1)
+        self.assertEqual(self.deploy("live", 1)[0], 201)
+        for _ in range(3):
+            srv.ok("POST", "/v2/models/live/infer", ROW)
+        # the prediction log is written off the request path
+        deadline = time.time() + 20 * mopstest.SLOW
+        while True:
+            report = srv.ok("GET", M + "/report")
+            v1 = [v for v in report["models"][0]["versions"] if v["registry"]["version"] == 1][0]
+            if v1["operations"]["predictions"].get("predictions") == 3:
+                break
+            self.assertLess(time.time(), deadline, v1["operations"])
+            time.sleep(0.1)
+        self.assertEqual(v1["deployments"], [{"name": "live", "role": "primary", "weight": 100}])
+        # deprecated, it keeps answering; retiring needs the traffic gone
+        srv.ok("POST", M + "/versions/1/transitions", {"to": "deprecated", "reason": "old"})
+        srv.ok("POST", "/v2/models/live/infer", ROW)
+        got = srv.http("POST", M + "/versions/1/transitions", {"to": "retired", "reason": "gone"},
+                       token=srv.admin)
+        self.assertError(got, 409, "failed_precondition", "still receives traffic")
+        srv.ok("DELETE", "/api/v1/deployments/live")
+        srv.ok("POST", M + "/versions/1/transitions", {"to": "retired", "reason": "gone"})
+        # a retired version takes nothing, not even a trial by name
+        got = srv.http("POST", "/v2/models/churn/versions/1/infer", ROW, token=srv.admin)
+        self.assertEqual(got[0], 409, got)
+
+    def test_lineage_reaches_deployments(self):
+        srv = self.srv
+        srv.promote("fraud", "churn", 2)
+        self.assertEqual(self.deploy("scores", 2)[0], 201)
+        srv.ok("POST", "/v2/models/scores/infer", ROW)
+        path = "/api/v1/lineage/datasets/fraud/tx/versions/1"
+        deadline = time.time() + 20 * mopstest.SLOW
+        while True:
+            g = srv.ok("GET", path)
+            deps = [d for m in g["production"] for d in m.get("deployments", [])]
+            if deps and deps[0]["predictions"] == 1:
+                break
+            self.assertLess(time.time(), deadline, g)
+            time.sleep(0.1)
+        self.assertEqual((deps[0]["name"], deps[0]["role"], deps[0]["status"]),
+                         ("scores", "primary", "live"))
+
+    def test_data_rule_reads_the_training_data(self):
+        srv = self.srv
+        srv.ok("POST", "/api/v1/policies", {"source": "name: data\nteam: fraud\nrules:\n"
+                                                      "  - rule: data\n    stage: production\n"})
+        check = srv.ok("GET", M + "/versions/1/policy-check?stage=production")
+        rule = [r for r in check["rules"] if r["name"] == "data"][0]
+        self.assertNotIn("not part of this server", rule["message"])
+        self.assertIn("dataset:fraud/tx@1", str(rule["evidence"]))
+
+    def test_pii_needs_a_privacy_approval_and_is_masked_in_the_log(self):
+        srv = self.srv
+        tx = "/api/v1/datasets/fraud/tx"
+        sha = srv.ok("POST", tx + "/uploads", raw=b"a,b,c,d\n7,2,3,4\n8,3,4,5\n",
+                     content_type="application/octet-stream")["sha256"]
+        srv.ok("POST", tx + "/versions", {"sha256": sha, "column_tags": {"a": ["pii:id"]}})
+        v = srv.version("fraud", "churn", data=mopstest.read(self.model), format="xgboost-json",
+                        dataset="dataset:fraud/tx@2")["version"]
+        path = M + "/versions/%d" % v
+        rita = srv.user("rita", "fraud", ["risk-officer"])
+        srv.ok("POST", path + "/reviews", {})
+        srv.ok("POST", path + "/approvals", {}, token=rita)
+        # approved, but its training data's PII is not: no traffic yet
+        got = srv.http("POST", path + "/transitions", {"to": "staging", "reason": "canary"},
+                       token=srv.admin)
+        msg = self.assertError(got, 409, "failed_precondition", "without a privacy approval")
+        self.assertIn("dataset:fraud/tx@2", msg)
+        # the risk officer approves the column's use; then it may serve
+        srv.ok("PUT", tx + "/versions/2/column-tags",
+               {"columns": {"a": ["pii:id"]}, "approve": True}, token=rita)
+        for stage in ("staging", "production"):
+            srv.ok("POST", path + "/transitions", {"to": stage, "reason": "approved"})
+        self.assertEqual(self.deploy("pii", v)[0], 201)
+        srv.ok("POST", "/v2/models/pii/infer", ROW)
+        # the prediction log keeps every feature but the PII one
+        db = os.path.join(srv.data_dir, "mops.db")
+        deadline = time.time() + 20 * mopstest.SLOW
+        while True:
+            with sqlite3.connect(db, timeout=30) as c:
+                row = c.execute("SELECT inputs FROM prediction_log p JOIN deployments d ON "
+                                "d.id = p.deployment_id WHERE d.name = 'pii'").fetchone()
+            if row:
+                break
+            self.assertLess(time.time(), deadline, "nothing logged")
+            time.sleep(0.1)
+        x = struct.unpack("<4d", row[0])
+        self.assertTrue(math.isnan(x[0]), x)
+        self.assertEqual(x[1:], (-1.0, 2.0, 0.25))
