@@ -135,6 +135,11 @@ typedef enum auth_perm {
     AUTH_MONITOR_WRITE,
     AUTH_LABELS_WRITE,
     AUTH_METRICS_READ,
+    AUTH_COST_READ,
+    AUTH_BUDGET_WRITE,
+    AUTH_PRICE_WRITE,
+    AUTH_VALUE_WRITE,
+    AUTH_KPI_READ,
     AUTH_PERM_COUNT
 } auth_perm_t;
 

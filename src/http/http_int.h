@@ -155,5 +155,6 @@ int http_route_is_infer(const http_route_t *r);
 extern const http_route_t http_routes_governance[];
 extern const http_route_t http_routes_notify[];
 extern const http_route_t http_routes_monitor[];
+extern const http_route_t http_routes_finops[];
 
 #endif

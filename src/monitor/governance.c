@@ -61,3 +61,35 @@ int monitor_governance_incidents(const mops_ctx_t *ctx, int64_t version_id, int6
     *out = items;
     return 0;
 }
+
+int monitor_version_monitored(const mops_ctx_t *ctx, int64_t version_id, int *yes,
+                              mops_err_t *err)
+{
+    json_t *m = NULL;
+    int rc = monitor_governance_monitoring(ctx, version_id, &m, err);
+    if (rc == 0)
+        *yes = json_is_true(json_object_get(m, "configured"));
+    json_decref(m);
+    return rc;
+}
+
+int monitor_labels_positives(const mops_ctx_t *ctx, int64_t model_id, int64_t version_id,
+                             int64_t from_ms, int64_t to_ms, int64_t *n, mops_err_t *err)
+{
+    /* A label names a request (and a row of it); the prediction log says
+     * which version answered it. */
+    if (version_id)
+        return store_query_int(ctx->db, n, err,
+                               "SELECT count(*) FROM monitor_labels l JOIN prediction_log p ON "
+                               "p.request_id = l.request_id AND p.deployment_id = "
+                               "l.deployment_id AND p.role <> 'shadow' WHERE l.label = 1 AND "
+                               "l.created_at >= ? AND l.created_at < ? AND p.version_id = ?",
+                               "iii", from_ms, to_ms, version_id);
+    return store_query_int(ctx->db, n, err,
+                           "SELECT count(*) FROM monitor_labels l JOIN prediction_log p ON "
+                           "p.request_id = l.request_id AND p.deployment_id = l.deployment_id "
+                           "AND p.role <> 'shadow' JOIN versions v ON v.id = p.version_id "
+                           "WHERE l.label = 1 AND l.created_at >= ? AND l.created_at < ? AND "
+                           "v.model_id = ?",
+                           "iii", from_ms, to_ms, model_id);
+}

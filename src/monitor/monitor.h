@@ -338,6 +338,19 @@ int monitor_governance_monitoring(const mops_ctx_t *ctx, int64_t version_id, jso
 int monitor_governance_incidents(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
                                  int64_t to_ms, json_t **out, mops_err_t *err);
 
+/* ------------------------------------------------------------ FinOps */
+
+/* FinOps' hooks (finops_monitor_t, finops_positives_fn; registered by
+ * server.c). monitored: *yes when the version is monitored, as
+ * monitor_governance_monitoring says "configured". positives: labels of 1
+ * (a positive outcome) posted in [from_ms, to_ms) for predictions of
+ * version_id (0: of every version of model_id), as far as the prediction
+ * log kept those predictions (it samples under load). Reads only. */
+int monitor_version_monitored(const mops_ctx_t *ctx, int64_t version_id, int *yes,
+                              mops_err_t *err);
+int monitor_labels_positives(const mops_ctx_t *ctx, int64_t model_id, int64_t version_id,
+                             int64_t from_ms, int64_t to_ms, int64_t *n, mops_err_t *err);
+
 /* ------------------------------------------------------------ Prometheus */
 
 /* Extra families for GET /metrics from other modules (FinOps cost

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "data/data.h"
+#include "finops/finops.h"
 #include "governance/governance.h"
 #include "http/http.h"
 #include "monitor/monitor.h"
@@ -109,8 +110,8 @@ static int bootstrap(store_t *st, const mops_env_t *env, mops_err_t *err)
 }
 
 /* Connect the modules that answer questions of modules below them
- * (docs/architecture.md): governance asks serving, monitoring and
- * DataOps; data lineage asks serving. */
+ * (docs/architecture.md): governance asks serving, monitoring, FinOps and
+ * DataOps; data lineage asks serving; FinOps asks monitoring. */
 static void providers_register(void)
 {
     governance_providers_t gp = {.traffic = serve_governance_traffic,
@@ -118,9 +119,16 @@ static void providers_register(void)
                                  .predictions = serve_governance_predictions,
                                  .dataset = data_governance_dataset,
                                  .monitoring = monitor_governance_monitoring,
-                                 .incidents = monitor_governance_incidents};
+                                 .incidents = monitor_governance_incidents,
+                                 .cost_per_1k = finops_governance_cost_per_1k,
+                                 .cost = finops_governance_cost};
     governance_providers_set(&gp);
     data_lineage_set_deployments(serve_lineage_deployments);
+    finops_monitor_t fm = {.availability = monitor_availability,
+                           .alert_count = monitor_alert_count,
+                           .monitored = monitor_version_monitored};
+    finops_set_monitor(&fm);
+    finops_set_positives(monitor_labels_positives);
 }
 
 int server_run(const server_config_t *cfg, mops_err_t *err)
@@ -142,7 +150,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
                       .max_upload = cfg->max_upload};
     store_t *st = NULL;
     http_server_t *http = NULL;
-    int applied = 0, serving = 0;
+    int applied = 0, serving = 0, metering = 0;
     serve_options_t so = SERVE_OPTIONS_INIT;
     so.max_rows = cfg->max_rows;
     so.queue_bytes = cfg->prediction_queue;
@@ -167,6 +175,13 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Metering observes serving (its observer is registered before
+     * serving starts) and stops after it, so the last requests count. */
+    finops_options_t fo = FINOPS_OPTIONS_INIT;
+    fo.flush_ms = cfg->meter_interval_ms;
+    if ((rc = finops_start(st, &env, &fo, err)) != 0)
+        goto out;
+    metering = 1;
     /* Serving threads start before HTTP and stop after it, before the
      * store closes. */
     /* Monitoring observes serving: its observer is registered first. */
@@ -199,6 +214,8 @@ out:
     if (serving)
         serve_stop();
     monitor_stop(); /* after serving: every request is folded and written */
+    if (metering)
+        finops_stop();
     auth_cache_flush();
     notify_stop(notify);
     store_close(st);

@@ -29,6 +29,7 @@ typedef struct server_config {
     int job_threads;   /* job_threads: --job-threads N (1) */
     int monitoring;    /* monitoring:  --monitoring on|off (on) */
     int monitor_interval_ms; /* monitor_interval: --monitor-interval MS (5000) */
+    int meter_interval_ms; /* meter_interval: --meter-interval MS (10000) */
 } server_config_t;
 
 /* Fill cfg from argv (argv[0] is "server"), the environment and the config

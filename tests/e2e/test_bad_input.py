@@ -185,6 +185,22 @@ JSON_ROUTES = {
          "backoff_ms": 200, "enabled": False},
         {"url": STR, "events": STRS, "secret": STR, "max_attempts": INT, "backoff_ms": INT,
          "enabled": BOOL}, []),
+    # FinOps
+    ("PUT", "/api/v1/prices"): (
+        "/api/v1/prices", {"prices": {"cpu_core_hour": 0.05}, "currency": "USD", "note": "n",
+                           "effective_from": "2026-01-01T00:00:00Z"},
+        {"prices": OBJ, "currency": STR, "note": STR, "effective_from": STR}, ["prices"]),
+    ("PUT", "/api/v1/budgets/:team"): ("/api/v1/budgets/fraud", {"amount": 100},
+                                       {"amount": NUM}, ["amount"]),
+    ("PUT", "/api/v1/budgets/:team/:model"): ("/api/v1/budgets/fraud/churn", {"amount": 10.5},
+                                              {"amount": NUM}, ["amount"]),
+    ("PUT", MODEL_PATH + "/value"): (M + "/value", {"per_prediction": 0.1, "per_positive": 2},
+                                     {"per_prediction": NUM, "per_positive": NUM}, []),
+    ("POST", "/api/v1/value-events"): (
+        "/api/v1/value-events", {"team": "fraud", "model": "churn", "amount": 5, "version": 1,
+                                 "at": "2026-01-01T00:00:00Z", "note": "n"},
+        {"team": STR, "model": STR, "amount": NUM, "version": INT, "at": STR, "note": STR},
+        ["team", "model", "amount"]),
 }
 
 # Streamed bodies and the content type each takes.
@@ -192,8 +208,9 @@ STREAM_TYPES = {("POST", VP + "/validations"): "text/csv",
                 ("POST", VP + "/reference"): "text/csv"}
 
 # Values of the wrong type for each expected type.
-WRONG = {NUM: ["0.5", None, True, [1]], STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
-         OBJ: ["x", [], None], STRS: ["x", [1], None, {}], ARR: ["x", {}, None, 1]}
+WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
+         OBJ: ["x", [], None], STRS: ["x", [1], None, {}], ARR: ["x", {}, None, 1],
+         NUM: ["5", None, True, [1]]}
 
 # Names no team, user, model or alias may have.
 BAD_NAMES = ["../etc", "..", ".", "a/b", "a\\b", "a\nb", "a\rb", "a\tb", "a\x01b", "a\x7fb",
@@ -276,6 +293,9 @@ class World:
         assert srv.ok("POST", D + "/alert-rules", {"name": "r0", "metric": "psi", "op": ">=",
                                                    "threshold": 0})["firing"]
         srv.ok("PATCH", D + "/alert-rules/r0", {"enabled": False})
+        # FinOps: budgets to delete
+        srv.ok("PUT", "/api/v1/budgets/fraud", {"amount": 100})
+        srv.ok("PUT", "/api/v1/budgets/fraud/churn", {"amount": 10})
 
     def targets(self):
         """A request for every route that succeeds as it stands (and, for
@@ -388,6 +408,15 @@ class World:
                 "/api/v1/teams/fraud/webhooks/h0/ping", None, None),
             ("GET", "/api/v1/teams/:team/deliveries"): ("/api/v1/teams/fraud/deliveries", None,
                                                         None),
+            ("GET", "/api/v1/costs"): ("/api/v1/costs?group_by=model", None, None),
+            ("GET", "/api/v1/costs/export"): ("/api/v1/costs/export?format=focus", None, None),
+            ("GET", "/api/v1/prices"): ("/api/v1/prices", None, None),
+            ("GET", "/api/v1/budgets"): ("/api/v1/budgets", None, None),
+            ("DELETE", "/api/v1/budgets/:team"): ("/api/v1/budgets/fraud", None, None),
+            ("DELETE", "/api/v1/budgets/:team/:model"): ("/api/v1/budgets/fraud/churn", None,
+                                                         None),
+            ("GET", MODEL_PATH + "/value"): (M + "/value", None, None),
+            ("GET", "/api/v1/kpis"): ("/api/v1/kpis", None, None),
         }
         for key, (path, body, _, _) in JSON_ROUTES.items():
             t[key] = (path, self.valid(key), "application/json")

@@ -117,7 +117,7 @@ class GovernanceRules(mopstest.TestCase):
         self.assertIn("[t/fair#2 segment-tpr]", msg)
 
     def test_rules_of_absent_modules_fail_saying_so(self):
-        """FinOps is not in this server yet; DataOps and monitoring are."""
+        """Rules that ask DataOps, monitoring and FinOps get their answers."""
         self.srv.ok("POST", "/api/v1/models", {"team": "t", "name": "m", "risk_tier": "low"})
         self.srv.version("t", "m", dataset="dataset:x@1")
         self.policy("name: ops\nteam: t\nrules:\n"
@@ -131,7 +131,10 @@ class GovernanceRules(mopstest.TestCase):
         # is monitored (a reference profile or alert rules)
         self.assertEqual(rules["monitoring"], ("fail", "monitoring is not configured for this "
                                                        "version"))
-        self.assertIn("the finops module", rules["cost"][1])
+        # FinOps is in the server: a version that served nothing has no
+        # measured cost per 1000 predictions, which fails the rule too.
+        self.assertEqual(rules["cost"][0], "fail")
+        self.assertIn("no projected cost per 1000 predictions", rules["cost"][1])
         self.srv.ok("POST", "/api/v1/models/t/m/versions/1/reference", raw=b"x\n1\n",
                     content_type="text/csv")
         _, rules = self.check("m", "production")

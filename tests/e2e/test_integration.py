@@ -4,7 +4,9 @@ serving tells governance whether a version takes traffic (retirement) and
 which deployments it has (reports); serving tells data lineage which
 deployments a dataset's models feed; DataOps tells governance about a
 version's training data (the data rule, the privacy check before traffic)
-and serving which features to mask in the prediction log."""
+and serving which features to mask in the prediction log; FinOps reads
+monitoring (availability, incidents, labelled outcomes) and sends its
+budget alerts through it."""
 import math
 import os
 import sqlite3
@@ -23,7 +25,7 @@ ROW = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64",
 class Integration(mopstest.TestCase):
     def setUp(self):
         super().setUp()
-        srv = self.srv = self.server()
+        srv = self.srv = self.server(["--monitor-interval", "100", "--meter-interval", "100"])
         srv.team("fraud")
         srv.ok("POST", "/api/v1/datasets", {"team": "fraud", "name": "tx"})
         sha = srv.ok("POST", "/api/v1/datasets/fraud/tx/uploads", raw=b"a,b,c,d\n1,2,3,4\n",
@@ -155,3 +157,39 @@ class Integration(mopstest.TestCase):
         x = struct.unpack("<4d", row[0])
         self.assertTrue(math.isnan(x[0]), x)
         self.assertEqual(x[1:], (-1.0, 2.0, 0.25))
+
+    def test_finops_reads_monitoring(self):
+        srv = self.srv
+        srv.promote("fraud", "churn", 1)
+        self.assertEqual(self.deploy("kpi", 1)[0], 201)
+        srv.ok("PUT", M + "/value", {"per_positive": 5})
+        rids = []
+        for _ in range(3):
+            st, _, hdrs = srv.http("POST", "/v2/models/kpi/infer", ROW, token=srv.admin)
+            self.assertEqual(st, 200)
+            rids.append(hdrs["X-Request-Id"])
+        bad = srv.http("POST", "/v2/models/kpi/infer", {"inputs": []}, token=srv.admin)
+        self.assertEqual(bad[0], 400, bad)
+        # two of the three outcomes were positive, once the log has them
+        deadline = time.time() + 20 * mopstest.SLOW
+        while True:
+            with sqlite3.connect(os.path.join(srv.data_dir, "mops.db"), timeout=30) as c:
+                logged = c.execute("SELECT count(*) FROM prediction_log").fetchone()[0]
+            if logged == 3:
+                break
+            self.assertLess(time.time(), deadline, "the prediction log")
+            time.sleep(0.1)
+        srv.ok("POST", "/api/v1/deployments/kpi/labels",
+               {"labels": [{"request_id": rids[0], "label": 1},
+                           {"request_id": rids[1], "label": 0},
+                           {"request_id": rids[2], "label": 1}]})
+        while True:
+            k = srv.ok("GET", "/api/v1/kpis?team=fraud")["teams"][0]
+            if k["availability"].get("requests") == 4:
+                break
+            self.assertLess(time.time(), deadline, k)
+            time.sleep(0.1)
+        self.assertEqual((k["availability"]["errors"], k["availability"]["availability"]),
+                         (1, 0.75))
+        self.assertEqual(k["incidents"]["total"], 0)
+        self.assertEqual(k["value"]["total"], 10.0)  # 2 positives x 5
