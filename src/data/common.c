@@ -57,30 +57,7 @@ void data_ref_format(const data_ref_t *ref, char *buf, size_t size)
 int dt_dataset_resolve(const mops_ctx_t *ctx, const char *team, const char *name,
                        auth_perm_t perm, dt_dataset_t *out, mops_err_t *err)
 {
-    int64_t team_id;
-    int rc = auth_team_resolve(ctx, team, &team_id, err);
-    if (rc != 0)
-        return rc;
-    store_stmt_t *s;
-    if ((rc = store_query(ctx->db, &s, err,
-                          "SELECT id, archived_at FROM datasets WHERE team_id = ? AND name = ?",
-                          "it", team_id, name)) != 0)
-        return rc;
-    rc = store_step(s, err);
-    if (rc == STORE_ROW) {
-        out->id = store_col_int(s, 0);
-        out->archived = !store_col_is_null(s, 1);
-        out->team_id = team_id;
-        out->team = team;
-        out->name = name;
-    }
-    store_finalize(s);
-    if (rc == STORE_DONE)
-        return mops_err_set(err, MOPS_ENOTFOUND, "no dataset named \"%s\" in team %s",
-                            mops_text_show(name), team);
-    if (rc < 0)
-        return rc;
-    return auth_require(ctx, perm, team_id, err);
+    return auth_team_object_resolve(ctx, "datasets", "dataset", team, name, perm, out, err);
 }
 
 int dt_version_resolve(const mops_ctx_t *ctx, const dt_dataset_t *d, const char *ref,

@@ -22,11 +22,7 @@
 /* ------------------------------------------------------------ rows */
 
 /* A dataset row, resolved from team and dataset names. */
-typedef struct dt_dataset {
-    int64_t id, team_id;
-    int archived;
-    const char *team, *name; /* the caller's strings */
-} dt_dataset_t;
+typedef auth_team_object_t dt_dataset_t;
 
 /* Resolve team/name as the caller sees them (MOPS_ENOTFOUND when either is
  * missing or in a team the caller cannot read) and check perm there. */

@@ -23,32 +23,7 @@ json_t *reg_time_json(int64_t ms)
 int reg_model_resolve(const mops_ctx_t *ctx, const char *team, const char *model,
                       auth_perm_t perm, reg_model_t *out, mops_err_t *err)
 {
-    int64_t team_id;
-    int rc = auth_team_resolve(ctx, team, &team_id, err);
-    if (rc != 0)
-        return rc;
-    store_stmt_t *s;
-    if ((rc = store_query(ctx->db, &s, err,
-                          "SELECT id, archived_at FROM models WHERE team_id = ? AND name = ?",
-                          "it", team_id, model)) != 0)
-        return rc;
-    rc = store_step(s, err);
-    if (rc == STORE_ROW) {
-        out->id = store_col_int(s, 0);
-        out->archived = !store_col_is_null(s, 1);
-        out->team_id = team_id;
-        out->team = team;
-        out->name = model;
-    }
-    store_finalize(s);
-    if (rc == STORE_DONE) {
-        char shown[100];
-        mops_text_escape(model, shown, sizeof shown);
-        return mops_err_set(err, MOPS_ENOTFOUND, "no model named \"%s\" in team %s", shown, team);
-    }
-    if (rc < 0)
-        return rc;
-    return auth_require(ctx, perm, team_id, err);
+    return auth_team_object_resolve(ctx, "models", "model", team, model, perm, out, err);
 }
 
 int reg_version_resolve(const mops_ctx_t *ctx, const reg_model_t *m, const char *ref,

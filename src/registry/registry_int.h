@@ -12,11 +12,7 @@
 #define REGISTRY_TAGS_MAX 32
 
 /* A model row, resolved from team and model names. */
-typedef struct reg_model {
-    int64_t id, team_id;
-    int archived;
-    const char *team, *name; /* the caller's strings */
-} reg_model_t;
+typedef auth_team_object_t reg_model_t;
 
 /* Resolve team/model as the caller sees them (MOPS_ENOTFOUND when either is
  * missing or invisible) and check perm on the model's team. */
