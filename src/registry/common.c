@@ -1,6 +1,6 @@
 /*
  * common.c — registry helpers shared by models, versions and aliases:
- * resolving names with visibility, tags, audit targets.
+ * resolving names with visibility, audit targets.
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,16 +9,6 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "registry/registry_int.h"
-
-int reg_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err)
-{
-    return store_end(ctx->db, rc, err);
-}
-
-json_t *reg_time_json(int64_t ms)
-{
-    return mops_json_time(ms);
-}
 
 int reg_model_resolve(const mops_ctx_t *ctx, const char *team, const char *model,
                       auth_perm_t perm, reg_model_t *out, mops_err_t *err)
@@ -67,23 +57,6 @@ int reg_version_resolve(const mops_ctx_t *ctx, const reg_model_t *m, const char 
                             m->team, m->name, shown);
     }
     return rc < 0 ? rc : 0;
-}
-
-int reg_tags_check(const json_t *tags, mops_err_t *err)
-{
-    return mops_json_tags_check(tags, REGISTRY_TAGS_MAX, err);
-}
-
-int reg_tags_replace(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                     const json_t *tags, mops_err_t *err)
-{
-    return store_tags_replace(ctx->db, table, id_col, id, tags, err);
-}
-
-int reg_tags_json(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                  json_t **out, mops_err_t *err)
-{
-    return store_tags_json(ctx->db, table, id_col, id, out, err);
 }
 
 const char *reg_target(const mops_ctx_t *ctx, const reg_model_t *m, int64_t number)
