@@ -113,37 +113,6 @@ int dt_ref_resolve(const mops_ctx_t *ctx, const data_ref_t *ref, auth_perm_t per
     return dt_resolve(ctx, ref->team, ref->name, num, perm, d, v, err);
 }
 
-int dt_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, dt_item_fn item, const void *arg,
-            json_t **out, mops_err_t *err)
-{
-    /* Collect the page first: item runs queries of its own. */
-    int64_t *rows = mops_arena_alloc(ctx->arena, sizeof *rows * (size_t)(limit + 1) * 2);
-    int n = 0, rc;
-    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit) {
-        rows[2 * n] = store_col_int(s, 0);
-        rows[2 * n + 1] = store_col_int(s, 1);
-        n++;
-    }
-    store_finalize(s);
-    if (rc < 0)
-        return rc;
-    int more = n > limit;
-    if (more)
-        n = limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o;
-        if ((rc = item(ctx, arg, rows[2 * i], &o, err)) != 0) {
-            json_decref(items);
-            return rc;
-        }
-        json_array_append_new(items, o);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                     more ? json_sprintf("%lld", (long long)rows[2 * (n - 1) + 1]) : json_null());
-    return 0;
-}
-
 static const mops_json_field_t update_fields[] = {
     {"description", MOPS_JSON_STRING, 0},
     {"tags", MOPS_JSON_STRING_ARRAY, 0},

@@ -365,6 +365,12 @@ int registry_version_get(const mops_ctx_t *ctx, const char *team, const char *mo
     return rc ? rc : reg_version_json(ctx, &m, v.id, out, err);
 }
 
+static int version_item(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
+                        mops_err_t *err)
+{
+    return reg_version_json(ctx, arg, id, out, err);
+}
+
 int registry_version_list(const mops_ctx_t *ctx, const char *team, const char *model,
                           const registry_version_filter_t *f, json_t **out, mops_err_t *err)
 {
@@ -391,33 +397,7 @@ int registry_version_list(const mops_ctx_t *ctx, const char *team, const char *m
     store_stmt_t *s;
     rc = store_sql_query(ctx->db, &q, &s, err);
     store_sql_release(&q);
-    if (rc != 0)
-        return rc;
-    int64_t *ids = mops_arena_alloc(ctx->arena, sizeof *ids * (size_t)(limit + 1) * 2);
-    int n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit) {
-        ids[2 * n] = store_col_int(s, 0);
-        ids[2 * n + 1] = store_col_int(s, 1);
-        n++;
-    }
-    store_finalize(s);
-    if (rc < 0)
-        return rc;
-    int more = n > limit;
-    if (more)
-        n = limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o;
-        if ((rc = reg_version_json(ctx, &m, ids[2 * i], &o, err)) != 0) {
-            json_decref(items);
-            return rc;
-        }
-        json_array_append_new(items, o);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                     more ? json_sprintf("%lld", (long long)ids[2 * (n - 1) + 1]) : json_null());
-    return 0;
+    return rc ? rc : store_page(ctx, s, limit, version_item, &m, out, err);
 }
 
 int registry_version_update(const mops_ctx_t *ctx, const char *team, const char *model,
