@@ -152,6 +152,13 @@ int cli_model_ref(const char *arg, char **team, char **model);
  * a version reference (a heap string), or NULL after a usage error. */
 char *cli_version_path(const char *model_arg, const char *version, const char *suffix);
 
+/* `download TEAM/NAME VERSION [-o FILE]`: fetch
+ * /api/v1/<collection>/TEAM/NAME/versions/VERSION<suffix> into FILE
+ * (default NAME-VERSION<ext>), its SHA-256 verified; what names NAME in
+ * usage errors ("DATASET", "MODEL"). Returns the exit status. */
+int cli_version_download(const cli_client_t *c, int argc, char **argv, const char *collection,
+                         const char *what, const char *suffix, const char *ext);
+
 /* Send method path (body may be NULL) and show the answer: as JSON when
  * json is set, else with print. Returns the exit status (the error printed
  * on failure). */

@@ -532,35 +532,7 @@ static int data_versions(cli_client_t *c, int argc, char **argv)
 
 static int data_download(cli_client_t *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *output = NULL;
-    int ch;
-    while ((ch = cli_getopt(argc, argv, opts, GROUP, cli_current_sub)) != -1) {
-        if (ch == 'o')
-            output = optarg;
-        else
-            return CLI_USAGE;
-    }
-    ref_t r = {0};
-    if (argc - optind != 2)
-        return cli_usage_error("give TEAM/DATASET and VERSION");
-    if (ref_parse(argv[optind], &r) != 0)
-        return CLI_USAGE;
-    const char *slash = strchr(argv[optind], '/');
-    char *file = output ? mops_xstrdup(output)
-                        : mops_xasprintf("%s-%s.csv", slash + 1, argv[optind + 1]);
-    char *path = ds_path(&r, argv[optind + 1], "/data");
-    char sha[65];
-    mops_err_t err;
-    int rc = cli_download(c, path, file, sha, &err);
-    if (rc == 0)
-        printf("downloaded %s@%s to %s (sha256:%s verified)\n", argv[optind], argv[optind + 1],
-               file, sha);
-    free(path);
-    free(file);
-    ref_release(&r);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return cli_version_download(c, argc, argv, "datasets", "DATASET", "/data", ".csv");
 }
 
 static void print_sample(const json_t *s)

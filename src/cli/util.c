@@ -361,6 +361,44 @@ char *cli_version_path(const char *model_arg, const char *version, const char *s
     return p;
 }
 
+int cli_version_download(const cli_client_t *c, int argc, char **argv, const char *collection,
+                         const char *what, const char *suffix, const char *ext)
+{
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *output = NULL;
+    int ch;
+    while ((ch = cli_getopt(argc, argv, opts, cli_current_group, cli_current_sub)) != -1) {
+        if (ch == 'o')
+            output = optarg;
+        else
+            return CLI_USAGE;
+    }
+    char *team, *name;
+    if (argc - optind != 2)
+        return cli_usage_error("give TEAM/%s and VERSION", what);
+    if (cli_model_ref(argv[optind], &team, &name) != 0)
+        return cli_usage_error("\"%s\" is not TEAM/%s", argv[optind], what);
+    const char *slash = strchr(argv[optind], '/');
+    char *file = output ? mops_xstrdup(output)
+                        : mops_xasprintf("%s-%s%s", slash + 1, argv[optind + 1], ext);
+    char *v = cli_escape(argv[optind + 1]);
+    char *path = mops_xasprintf("/api/v1/%s/%s/%s/versions/%s%s", collection, team, name, v,
+                                suffix);
+    char sha[65];
+    mops_err_t err;
+    int rc = cli_download(c, path, file, sha, &err);
+    if (rc == 0)
+        printf("downloaded %s@%s to %s (sha256:%s verified)\n", argv[optind], argv[optind + 1],
+               file, sha);
+    free(v);
+    free(path);
+    free(file);
+    free(team);
+    free(name);
+    return rc ? cli_fail(&err) : CLI_OK;
+}
+
 void cli_print_rules(FILE *to, const json_t *evaluation)
 {
     const json_t *rules = json_object_get(evaluation, "rules");
