@@ -330,6 +330,19 @@ int cli_model_ref(const char *arg, char **team, char **model)
     return 0;
 }
 
+int cli_ref_parse(const char *arg, const char *what, cli_ref_t *r)
+{
+    if (cli_model_ref(arg, &r->team, &r->name) != 0)
+        return cli_usage_error("\"%s\" is not TEAM/%s", arg, what);
+    return 0;
+}
+
+void cli_ref_release(cli_ref_t *r)
+{
+    free(r->team);
+    free(r->name);
+}
+
 int cli_kv_add(json_t *obj, const char *arg, int as_string, const char *what)
 {
     const char *eq = strchr(arg, '=');
@@ -374,16 +387,16 @@ int cli_version_download(const cli_client_t *c, int argc, char **argv, const cha
         else
             return CLI_USAGE;
     }
-    char *team, *name;
+    cli_ref_t r;
     if (argc - optind != 2)
         return cli_usage_error("give TEAM/%s and VERSION", what);
-    if (cli_model_ref(argv[optind], &team, &name) != 0)
-        return cli_usage_error("\"%s\" is not TEAM/%s", argv[optind], what);
+    if (cli_ref_parse(argv[optind], what, &r) != 0)
+        return CLI_USAGE;
     const char *slash = strchr(argv[optind], '/');
     char *file = output ? mops_xstrdup(output)
                         : mops_xasprintf("%s-%s%s", slash + 1, argv[optind + 1], ext);
     char *v = cli_escape(argv[optind + 1]);
-    char *path = mops_xasprintf("/api/v1/%s/%s/%s/versions/%s%s", collection, team, name, v,
+    char *path = mops_xasprintf("/api/v1/%s/%s/%s/versions/%s%s", collection, r.team, r.name, v,
                                 suffix);
     char sha[65];
     mops_err_t err;
@@ -394,8 +407,7 @@ int cli_version_download(const cli_client_t *c, int argc, char **argv, const cha
     free(v);
     free(path);
     free(file);
-    free(team);
-    free(name);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
