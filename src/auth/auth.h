@@ -131,6 +131,11 @@ typedef enum auth_perm {
     AUTH_REPORT_READ,
     AUTH_WEBHOOK_READ,
     AUTH_WEBHOOK_MANAGE,
+    AUTH_COST_READ,
+    AUTH_BUDGET_WRITE,
+    AUTH_PRICE_WRITE,
+    AUTH_VALUE_WRITE,
+    AUTH_KPI_READ,
     AUTH_PERM_COUNT
 } auth_perm_t;
 

@@ -135,6 +135,16 @@ static const struct {
                            SCOPE_TEAM, R_ADMIN | R_MLE | R_RISK},
     [AUTH_WEBHOOK_MANAGE] = {"webhook.manage", "create, change and delete the team's webhooks",
                              SCOPE_TEAM, R_ADMIN},
+    [AUTH_COST_READ] = {"cost.read", "see the team's usage, costs, budgets, value and ROI",
+                        SCOPE_TEAM, R_ADMIN | R_DS | R_MLE | R_RISK | R_FIN},
+    [AUTH_BUDGET_WRITE] = {"budget.write", "set and remove the team's and its models' budgets",
+                           SCOPE_TEAM, R_ADMIN | R_FIN},
+    [AUTH_PRICE_WRITE] = {"price.write", "change the price sheet costs are computed with",
+                          SCOPE_ANY_TEAM, R_FIN},
+    [AUTH_VALUE_WRITE] = {"value.write",
+                          "declare what a model's predictions are worth, post value events",
+                          SCOPE_TEAM, R_ADMIN | R_MLE | R_FIN},
+    [AUTH_KPI_READ] = {"kpi.read", "see the team's ModelOps KPIs", SCOPE_TEAM, AUTH_ROLES_ALL},
 };
 
 const char *auth_perm_name(auth_perm_t perm)

@@ -39,7 +39,12 @@ typedef struct cli_cmd {
     {"lineage", "trace data to models and deployments, and back", cmd_lineage},                  \
     {"deploy", "create, change, roll back and delete deployments", cmd_deploy},                  \
     {"job", "score a CSV on the server: submit, follow and download batch jobs", cmd_job},     \
-    {"predict", "score a CSV file with a model file, locally", cmd_predict},
+    {"predict", "score a CSV file with a model file, locally", cmd_predict},                     \
+    {"costs", "measured usage and cost per team, model and deployment; FOCUS export", cmd_costs}, \
+    {"kpis", "the ModelOps KPIs per team and for the organisation", cmd_kpis},                   \
+    {"budget", "monthly budgets of teams and models, and their alerts", cmd_budget},            \
+    {"prices", "the price sheet costs are computed with", cmd_prices},                          \
+    {"value", "business value of models: declared per prediction, or posted", cmd_value},
 
 int cmd_server(int argc, char **argv);
 int cmd_login(int argc, char **argv);
@@ -61,6 +66,11 @@ int cmd_validate(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_webhook(int argc, char **argv);
+int cmd_costs(int argc, char **argv);
+int cmd_kpis(int argc, char **argv);
+int cmd_budget(int argc, char **argv);
+int cmd_prices(int argc, char **argv);
+int cmd_value(int argc, char **argv);
 
 /* `mops version transition|promote|retire|history` (cmd_lifecycle.c). */
 int cmd_version_transition(cli_client_t *c, int argc, char **argv);

@@ -278,4 +278,9 @@ const char *data_pii_mask(const char *tag, const char *value);
 int data_version_sketches(const mops_ctx_t *ctx, const data_ref_t *ref, json_t **out,
                           mops_err_t *err);
 
+/* Bytes of dataset files (and their profile sketches) per team that
+ * uploaded them, for metering storage: {"items": [{"team_id", "team",
+ * "bytes"}]}. No permission check. */
+int data_storage(const mops_ctx_t *ctx, json_t **out, mops_err_t *err);
+
 #endif

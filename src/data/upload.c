@@ -189,3 +189,28 @@ out:
     data_upload_abort(u);
     return rc;
 }
+
+int data_storage(const mops_ctx_t *ctx, json_t **out, mops_err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_query(ctx->db, &s, err,
+                         "SELECT u.team_id, t.name, SUM(f.size + f.sketches_size) "
+                         "FROM dataset_uploads u JOIN dataset_files f ON f.sha256 = u.sha256 "
+                         "JOIN teams t ON t.id = u.team_id GROUP BY u.team_id, t.name",
+                         NULL);
+    if (rc != 0)
+        return rc;
+    json_t *items = json_array();
+    while ((rc = store_step(s, err)) == STORE_ROW)
+        json_array_append_new(items, json_pack("{s:I, s:s, s:I}", "team_id",
+                                               (json_int_t)store_col_int(s, 0), "team",
+                                               store_col_text(s, 1), "bytes",
+                                               (json_int_t)store_col_int(s, 2)));
+    store_finalize(s);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "items", items);
+    return 0;
+}

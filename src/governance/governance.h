@@ -241,6 +241,18 @@ char *governance_report_html(const json_t *report);
 int governance_retirement_get(const mops_ctx_t *ctx, const char *team, const char *model,
                               const char *ref, json_t **out, mops_err_t *err);
 
+/* ------------------------------------------------------------ history */
+
+/* The governance history of every version of the active models of team_id
+ * (0: every team) in one read, for the KPIs: {"items": [{"version_id",
+ * "team_id", "model_id", "stage", "created_at", "review_requested_at" (the
+ * first), "decided_at" (the first approval or rejection),
+ * "production_first_at", "production_last_at" (entries into production),
+ * "card" (any card field written), "card_owner" (its owner field
+ * written), "dataset"}]}; times in Unix ms, 0 when it did not happen. No
+ * permission check: the caller shows only what its reader may see. */
+int governance_timeline(const mops_ctx_t *ctx, int64_t team_id, json_t **out, mops_err_t *err);
+
 /* ------------------------------------------------------------ providers */
 
 /*

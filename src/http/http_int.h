@@ -193,5 +193,6 @@ extern const http_route_t http_routes_infer[];
 int http_route_is_infer(const http_route_t *r);
 extern const http_route_t http_routes_governance[];
 extern const http_route_t http_routes_notify[];
+extern const http_route_t http_routes_finops[];
 
 #endif

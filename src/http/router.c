@@ -25,6 +25,7 @@ static const http_route_t *const tables[] = {
     http_routes_serve,
     http_routes_governance,
     http_routes_notify,
+    http_routes_finops,
 };
 
 int http_route_is_infer(const http_route_t *r)

@@ -104,3 +104,31 @@ int registry_upload_finish(const mops_ctx_t *ctx, registry_upload_t *u, json_t *
     registry_upload_abort(u);
     return rc;
 }
+
+int registry_storage(const mops_ctx_t *ctx, json_t **out, mops_err_t *err)
+{
+    store_stmt_t *s;
+    int rc = store_query(ctx->db, &s, err,
+                         "SELECT m.team_id, m.id, t.name, m.name, SUM(a.size) FROM models m "
+                         "JOIN teams t ON t.id = m.team_id "
+                         "JOIN (SELECT DISTINCT model_id, artifact_sha256 FROM versions) v "
+                         "ON v.model_id = m.id JOIN artifacts a ON a.sha256 = v.artifact_sha256 "
+                         "GROUP BY m.team_id, m.id, t.name, m.name",
+                         NULL);
+    if (rc != 0)
+        return rc;
+    json_t *items = json_array();
+    while ((rc = store_step(s, err)) == STORE_ROW)
+        json_array_append_new(items, json_pack("{s:I, s:I, s:s, s:s, s:I}", "team_id",
+                                               (json_int_t)store_col_int(s, 0), "model_id",
+                                               (json_int_t)store_col_int(s, 1), "team",
+                                               store_col_text(s, 2), "model", store_col_text(s, 3),
+                                               "bytes", (json_int_t)store_col_int(s, 4)));
+    store_finalize(s);
+    if (rc < 0) {
+        json_decref(items);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "items", items);
+    return 0;
+}

@@ -178,6 +178,11 @@ int registry_version_ref_by_id(const mops_ctx_t *ctx, int64_t version_id,
 int registry_model_teams(const mops_ctx_t *ctx, const char *model, const char **teams, size_t max,
                          size_t *n, mops_err_t *err);
 
+/* Bytes of model artifacts per model (each distinct artifact of its
+ * versions once), for metering storage: {"items": [{"team_id",
+ * "model_id", "team", "model", "bytes"}]}. No permission check. */
+int registry_storage(const mops_ctx_t *ctx, json_t **out, mops_err_t *err);
+
 /* Move a version from stage `from` to stage `to`. The lifecycle (which
  * stages exist, which moves are allowed, who may make them) is the
  * governance module's; the registry only stores the stage. Must run inside

@@ -243,6 +243,19 @@ void serve__models_evict(int all)
     }
 }
 
+void serve__models_each(json_t *a)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (serve_model_t *m = cache_models; m; m = m->next)
+        json_array_append_new(
+            a, json_pack("{s:I, s:I, s:I, s:s, s:s, s:I, s:I}", "version_id",
+                         (json_int_t)m->version_id, "team_id", (json_int_t)m->ref.m.team_id,
+                         "model_id", (json_int_t)m->ref.m.model_id, "team", m->ref.m.team,
+                         "model", m->ref.m.model, "number", (json_int_t)m->ref.number,
+                         "memory_bytes", (json_int_t)m->info.memory_bytes));
+    pthread_mutex_unlock(&cache_lock);
+}
+
 void serve__models_count(size_t *n, size_t *bytes)
 {
     *n = *bytes = 0;

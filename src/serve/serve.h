@@ -129,6 +129,21 @@ int serve_observer_add(serve_observer_fn fn, void *arg, mops_err_t *err);
 /* Forget every observer (for tests; serving must be stopped). */
 void serve_observers_clear(void);
 
+/* ------------------------------------------------------------ metering */
+
+/* What this server holds now, for metering memory (FinOps): {"models":
+ * [{"version_id", "team_id", "model_id", "team", "model", "number",
+ * "memory_bytes" (runtime_model_info)}], "deployments": [{"id", "name",
+ * "team_id", "model_id", "version_id" (the primary's), "targets":
+ * [{"deployment_id", "version_id", "role"}]}]}. No store access, no
+ * permission check. MOPS_EUNAVAIL when serving is not running. */
+int serve_models_loaded(json_t **out, mops_err_t *err);
+
+/* The prediction log's size per team and deployment (0: direct and batch
+ * records): {"items": [{"team_id", "deployment_id", "rows", "bytes"}]},
+ * bytes estimated from the stored values. No permission check. */
+int serve_log_storage(const mops_ctx_t *ctx, json_t **out, mops_err_t *err);
+
 /* ---------------------------------------------------------- deployments */
 
 /* spec: {"name", "team", "description"?, "primary": TARGET,

@@ -54,6 +54,10 @@ void serve__models_evict(int all);
 /* Loaded models and their bytes, for stats. */
 void serve__models_count(size_t *n, size_t *bytes);
 
+/* Append {"version_id", "team_id", "model_id", "team", "model",
+ * "number", "memory_bytes"} of every loaded model to the JSON array a. */
+void serve__models_each(json_t *a);
+
 /* "team/model@3" in buf. */
 void serve__model_label(const serve_model_t *m, char *buf, size_t size);
 

@@ -23,7 +23,7 @@ typedef struct setting {
 
 enum { S_DATA, S_LISTEN, S_DB, S_THREADS, S_MAX_BODY, S_MAX_UPLOAD, S_ACCESS_LOG, S_LOG_LEVEL,
        S_LOG_FORMAT, S_MAX_ROWS, S_PREDICTION_QUEUE, S_LOG_SAMPLE, S_SHADOW_WORKERS,
-       S_JOB_THREADS, S_COUNT };
+       S_JOB_THREADS, S_METER_INTERVAL, S_COUNT };
 
 void server_config_usage(FILE *f)
 {
@@ -50,6 +50,8 @@ void server_config_usage(FILE *f)
             "                       (MOPS_LOG_SAMPLE; 10)\n"
             "  --shadow-workers N   threads running shadow versions (MOPS_SHADOW_WORKERS; 2)\n"
             "  --job-threads N      scoring threads of a batch job (MOPS_JOB_THREADS; 1)\n"
+            "  --meter-interval MS  how often metered usage is written and budgets are\n"
+            "                       checked (MOPS_METER_INTERVAL; 10000)\n"
             "  --config FILE        read 'key = value' lines (MOPS_CONFIG); keys are the\n"
             "                       option names with '_' for '-': data, listen, db, ...\n"
             "  -h, --help           show this help\n\n"
@@ -139,6 +141,8 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
         [S_SHADOW_WORKERS] = {"shadow_workers", "MOPS_SHADOW_WORKERS", "shadow-workers", NULL,
                               NULL},
         [S_JOB_THREADS] = {"job_threads", "MOPS_JOB_THREADS", "job-threads", NULL, NULL},
+        [S_METER_INTERVAL] = {"meter_interval", "MOPS_METER_INTERVAL", "meter-interval", NULL,
+                              NULL},
     };
     struct option opts[S_COUNT + 3];
     for (int i = 0; i < S_COUNT; i++)
@@ -198,6 +202,7 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     cfg->log_sample = 10;
     cfg->shadow_workers = 2;
     cfg->job_threads = 1;
+    cfg->meter_interval_ms = 10000;
     if (st[S_THREADS].value && (rc = to_int64(&st[S_THREADS], 0, 1, 1024, &v, err)) == 0)
         cfg->threads = (int)v;
     if (rc == 0 && st[S_MAX_BODY].value &&
@@ -221,6 +226,9 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     if (rc == 0 && st[S_JOB_THREADS].value &&
         (rc = to_int64(&st[S_JOB_THREADS], 0, 1, 256, &v, err)) == 0)
         cfg->job_threads = (int)v;
+    if (rc == 0 && st[S_METER_INTERVAL].value &&
+        (rc = to_int64(&st[S_METER_INTERVAL], 0, 10, 3600000, &v, err)) == 0)
+        cfg->meter_interval_ms = (int)v;
     if (rc == 0 && strcmp(cfg->log_format, "text") && strcmp(cfg->log_format, "json"))
         rc = mops_err_set(err, MOPS_EINVAL, "log_format \"%.20s\" must be text or json",
                           cfg->log_format);

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/text.h"
 #include "data/data.h"
+#include "finops/finops.h"
 #include "governance/governance.h"
 #include "http/http.h"
 #include "notify/notify.h"
@@ -108,14 +109,16 @@ static int bootstrap(store_t *st, const mops_env_t *env, mops_err_t *err)
 }
 
 /* Connect the modules that answer questions of modules below them
- * (docs/architecture.md): governance asks serving and DataOps; data
- * lineage asks serving. */
+ * (docs/architecture.md): governance asks serving, FinOps and DataOps;
+ * data lineage asks serving. */
 static void providers_register(void)
 {
     governance_providers_t gp = {.traffic = serve_governance_traffic,
                                  .deployments = serve_governance_deployments,
                                  .predictions = serve_governance_predictions,
-                                 .dataset = data_governance_dataset};
+                                 .dataset = data_governance_dataset,
+                                 .cost_per_1k = finops_governance_cost_per_1k,
+                                 .cost = finops_governance_cost};
     governance_providers_set(&gp);
     data_lineage_set_deployments(serve_lineage_deployments);
 }
@@ -139,7 +142,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
                       .max_upload = cfg->max_upload};
     store_t *st = NULL;
     http_server_t *http = NULL;
-    int applied = 0, serving = 0;
+    int applied = 0, serving = 0, metering = 0;
     serve_options_t so = SERVE_OPTIONS_INIT;
     so.max_rows = cfg->max_rows;
     so.queue_bytes = cfg->prediction_queue;
@@ -164,6 +167,13 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Metering observes serving (its observer is registered before
+     * serving starts) and stops after it, so the last requests count. */
+    finops_options_t fo = FINOPS_OPTIONS_INIT;
+    fo.flush_ms = cfg->meter_interval_ms;
+    if ((rc = finops_start(st, &env, &fo, err)) != 0)
+        goto out;
+    metering = 1;
     /* Serving threads start before HTTP and stop after it, before the
      * store closes. */
     if ((rc = serve_start(st, &env, &so, err)) != 0)
@@ -191,6 +201,8 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
 out:
     if (serving)
         serve_stop();
+    if (metering)
+        finops_stop();
     auth_cache_flush();
     notify_stop(notify);
     store_close(st);

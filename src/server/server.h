@@ -27,6 +27,7 @@ typedef struct server_config {
     int log_sample;    /* log_sample:  --log-sample N (10) */
     int shadow_workers;/* shadow_workers: --shadow-workers N (2) */
     int job_threads;   /* job_threads: --job-threads N (1) */
+    int meter_interval_ms; /* meter_interval: --meter-interval MS (10000) */
 } server_config_t;
 
 /* Fill cfg from argv (argv[0] is "server"), the environment and the config

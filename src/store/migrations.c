@@ -534,11 +534,119 @@ static const char m0004_data[] =
      * registry's dataset field ("dataset:TEAM/NAME@N"). */
     "CREATE INDEX versions_dataset ON versions (dataset);\n";
 
+static const char m0006_finops[] =
+    /* FinOps: metered usage per team, model, version, deployment and hour
+     * (0 where one does not apply), added to by every server's flushes;
+     * each server's own CPU (process, metered, capacity) per hour for the
+     * shared overhead and idle capacity; the first primary request of each
+     * version (the KPIs' "model in business"). */
+    "CREATE TABLE finops_usage (\n"
+    "  team_id BIGINT NOT NULL,\n"
+    "  model_id BIGINT NOT NULL,\n"
+    "  version_id BIGINT NOT NULL,\n"
+    "  deployment_id BIGINT NOT NULL,\n"
+    "  hour BIGINT NOT NULL,\n"
+    "  requests BIGINT NOT NULL DEFAULT 0,\n"
+    "  errors BIGINT NOT NULL DEFAULT 0,\n"
+    "  predictions BIGINT NOT NULL DEFAULT 0,\n"
+    "  shadow_rows BIGINT NOT NULL DEFAULT 0,\n"
+    "  batch_jobs BIGINT NOT NULL DEFAULT 0,\n"
+    "  cpu_ns BIGINT NOT NULL DEFAULT 0,\n"
+    "  wall_us BIGINT NOT NULL DEFAULT 0,\n"
+    "  bytes_in BIGINT NOT NULL DEFAULT 0,\n"
+    "  bytes_out BIGINT NOT NULL DEFAULT 0,\n"
+    "  mem_byte_ms DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
+    "  storage_byte_ms DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
+    "  deployed_ms BIGINT NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (team_id, model_id, version_id, deployment_id, hour)\n"
+    ");\n"
+    "CREATE INDEX finops_usage_hour ON finops_usage (hour);\n"
+    "CREATE TABLE finops_server_usage (\n"
+    "  server TEXT NOT NULL,\n"
+    "  hour BIGINT NOT NULL,\n"
+    "  process_cpu_ns BIGINT NOT NULL DEFAULT 0,\n"
+    "  metered_cpu_ns BIGINT NOT NULL DEFAULT 0,\n"
+    "  capacity_cpu_ns BIGINT NOT NULL DEFAULT 0,\n"
+    "  PRIMARY KEY (server, hour)\n"
+    ");\n"
+    /* Names of what usage rows refer to, learnt when metering (teams,
+     * models, versions and deployments keep their ids after a delete). */
+    "CREATE TABLE finops_labels (\n"
+    "  kind TEXT NOT NULL,\n"
+    "  id BIGINT NOT NULL,\n"
+    "  team_id BIGINT NOT NULL,\n"
+    "  parent_id BIGINT NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  PRIMARY KEY (kind, id)\n"
+    ");\n"
+    "CREATE TABLE finops_first_traffic (\n"
+    "  version_id BIGINT PRIMARY KEY,\n"
+    "  team_id BIGINT NOT NULL,\n"
+    "  model_id BIGINT NOT NULL,\n"
+    "  first_ms BIGINT NOT NULL\n"
+    ");\n"
+    /* The price sheet, versioned: each version applies to usage hours from
+     * its effective_from on (until a later one's). */
+    "CREATE TABLE finops_prices (\n"
+    "  version BIGINT PRIMARY KEY,\n"
+    "  prices TEXT NOT NULL,\n"
+    "  currency TEXT NOT NULL,\n"
+    "  note TEXT NOT NULL,\n"
+    "  effective_from BIGINT NOT NULL,\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL\n"
+    ");\n"
+    /* Monthly budgets of a team (model_id 0) or of one model, and the
+     * alerts each month fired (once per kind). */
+    "CREATE TABLE finops_budgets (\n"
+    "  id {{ID}},\n"
+    "  team_id BIGINT NOT NULL REFERENCES teams(id),\n"
+    "  model_id BIGINT NOT NULL,\n"
+    "  amount DOUBLE PRECISION NOT NULL,\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  updated_at BIGINT NOT NULL,\n"
+    "  UNIQUE (team_id, model_id)\n"
+    ");\n"
+    "CREATE TABLE finops_budget_alerts (\n"
+    "  budget_id BIGINT NOT NULL REFERENCES finops_budgets(id) ON DELETE CASCADE,\n"
+    "  month BIGINT NOT NULL,\n"
+    "  kind TEXT NOT NULL,\n"
+    "  cost DOUBLE PRECISION NOT NULL,\n"
+    "  forecast DOUBLE PRECISION NOT NULL,\n"
+    "  amount DOUBLE PRECISION NOT NULL,\n"
+    "  fired_at BIGINT NOT NULL,\n"
+    "  PRIMARY KEY (budget_id, month, kind)\n"
+    ");\n"
+    /* Business value: what a model declares a prediction (or a labelled
+     * positive outcome) is worth, and value events applications post. */
+    "CREATE TABLE finops_value_rules (\n"
+    "  model_id BIGINT PRIMARY KEY REFERENCES models(id),\n"
+    "  team_id BIGINT NOT NULL REFERENCES teams(id),\n"
+    "  per_prediction DOUBLE PRECISION NOT NULL,\n"
+    "  per_positive DOUBLE PRECISION NOT NULL,\n"
+    "  updated_by BIGINT REFERENCES users(id),\n"
+    "  updated_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE finops_value_events (\n"
+    "  id {{ID}},\n"
+    "  team_id BIGINT NOT NULL REFERENCES teams(id),\n"
+    "  model_id BIGINT NOT NULL REFERENCES models(id),\n"
+    "  version_id BIGINT,\n"
+    "  amount DOUBLE PRECISION NOT NULL,\n"
+    "  at BIGINT NOT NULL,\n"
+    "  note TEXT NOT NULL,\n"
+    "  created_by BIGINT REFERENCES users(id),\n"
+    "  created_at BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX finops_value_events_model ON finops_value_events (model_id, at);\n";
+
 const store_migration_t store_migrations[] = {
     {1, "foundation", m0001_foundation},
     {2, "serve", m0002_serve},
     {3, "governance", m0003_governance},
     {4, "data", m0004_data},
+    {6, "finops", m0006_finops},
 };
 
 const int store_migration_count = sizeof store_migrations / sizeof store_migrations[0];

@@ -34,6 +34,7 @@ HOLDOUT = b"a,b,c,d,y\n1,2,3,4,1\n0,0,0,0,0\n"
 # from the valid one in one way only, and the valid ones are sent last to
 # prove they are.
 STR, INT, BOOL, OBJ, STRS, ARR = "string", "integer", "boolean", "object", "strings", "array"
+NUM = "number"
 DSET = "/api/v1/datasets/fraud/d"
 DS_PATH = "/api/v1/datasets/:team/:dataset"
 DV_PATH = DS_PATH + "/versions/:version"
@@ -164,6 +165,22 @@ JSON_ROUTES = {
          "backoff_ms": 200, "enabled": False},
         {"url": STR, "events": STRS, "secret": STR, "max_attempts": INT, "backoff_ms": INT,
          "enabled": BOOL}, []),
+    # FinOps
+    ("PUT", "/api/v1/prices"): (
+        "/api/v1/prices", {"prices": {"cpu_core_hour": 0.05}, "currency": "USD", "note": "n",
+                           "effective_from": "2026-01-01T00:00:00Z"},
+        {"prices": OBJ, "currency": STR, "note": STR, "effective_from": STR}, ["prices"]),
+    ("PUT", "/api/v1/budgets/:team"): ("/api/v1/budgets/fraud", {"amount": 100},
+                                       {"amount": NUM}, ["amount"]),
+    ("PUT", "/api/v1/budgets/:team/:model"): ("/api/v1/budgets/fraud/churn", {"amount": 10.5},
+                                              {"amount": NUM}, ["amount"]),
+    ("PUT", MODEL_PATH + "/value"): (M + "/value", {"per_prediction": 0.1, "per_positive": 2},
+                                     {"per_prediction": NUM, "per_positive": NUM}, []),
+    ("POST", "/api/v1/value-events"): (
+        "/api/v1/value-events", {"team": "fraud", "model": "churn", "amount": 5, "version": 1,
+                                 "at": "2026-01-01T00:00:00Z", "note": "n"},
+        {"team": STR, "model": STR, "amount": NUM, "version": INT, "at": STR, "note": STR},
+        ["team", "model", "amount"]),
 }
 
 # Streamed bodies and the content type each takes.
@@ -171,7 +188,8 @@ STREAM_TYPES = {("POST", VP + "/validations"): "text/csv"}
 
 # Values of the wrong type for each expected type.
 WRONG = {STR: [42, None, ["x"]], INT: ["5", 1.5, None, True], BOOL: ["true", 1, None],
-         OBJ: ["x", [], None], STRS: ["x", [1], None, {}], ARR: ["x", {}, None, 1]}
+         OBJ: ["x", [], None], STRS: ["x", [1], None, {}], ARR: ["x", {}, None, 1],
+         NUM: ["5", None, True, [1]]}
 
 # Names no team, user, model or alias may have.
 BAD_NAMES = ["../etc", "..", ".", "a/b", "a\\b", "a\nb", "a\rb", "a\tb", "a\x01b", "a\x7fb",
@@ -244,6 +262,9 @@ class World:
         srv.ok("POST", "/api/v1/policies", {"source": POLICY % ("base", "fraud")})
         srv.ok("POST", "/api/v1/teams/fraud/webhooks", {"name": "h0", "url": "http://127.0.0.1:9/h",
                                                         "events": ["ping"], "max_attempts": 1})
+        # FinOps: budgets to delete
+        srv.ok("PUT", "/api/v1/budgets/fraud", {"amount": 100})
+        srv.ok("PUT", "/api/v1/budgets/fraud/churn", {"amount": 10})
 
     def targets(self):
         """A request for every route that succeeds as it stands (and, for
@@ -345,6 +366,15 @@ class World:
                 "/api/v1/teams/fraud/webhooks/h0/ping", None, None),
             ("GET", "/api/v1/teams/:team/deliveries"): ("/api/v1/teams/fraud/deliveries", None,
                                                         None),
+            ("GET", "/api/v1/costs"): ("/api/v1/costs?group_by=model", None, None),
+            ("GET", "/api/v1/costs/export"): ("/api/v1/costs/export?format=focus", None, None),
+            ("GET", "/api/v1/prices"): ("/api/v1/prices", None, None),
+            ("GET", "/api/v1/budgets"): ("/api/v1/budgets", None, None),
+            ("DELETE", "/api/v1/budgets/:team"): ("/api/v1/budgets/fraud", None, None),
+            ("DELETE", "/api/v1/budgets/:team/:model"): ("/api/v1/budgets/fraud/churn", None,
+                                                         None),
+            ("GET", MODEL_PATH + "/value"): (M + "/value", None, None),
+            ("GET", "/api/v1/kpis"): ("/api/v1/kpis", None, None),
         }
         for key, (path, body, _, _) in JSON_ROUTES.items():
             t[key] = (path, self.valid(key), "application/json")

@@ -525,7 +525,44 @@ EXPECT = {
     ("POST", "/api/v1/jobs/:id/cancel"): [Case("job.run", cancel_job)],
     ("GET", "/api/v1/jobs/:id/result"): [
         Case("job.read", lambda w, a: Req("GET", "/api/v1/jobs/%d/result" % w.job))],
+    # FinOps and KPIs
+    ("GET", "/api/v1/costs"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/costs")),
+        Case("cost.read", lambda w, a: Req("GET", "/api/v1/costs?team=alpha&group_by=model"))],
+    ("GET", "/api/v1/costs/export"): [
+        Case("cost.read", lambda w, a: Req("GET", "/api/v1/costs/export?format=focus&team=alpha"))],
+    ("GET", "/api/v1/prices"): [Case(None, lambda w, a: Req("GET", "/api/v1/prices"))],
+    ("PUT", "/api/v1/prices"): [
+        Case("price.write", lambda w, a: Req("PUT", "/api/v1/prices", {
+            "prices": {"gpu_hour": 0.9 + next(w.n) / 100}}))],
+    ("GET", "/api/v1/budgets"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/budgets")),
+        Case("cost.read", lambda w, a: Req("GET", "/api/v1/budgets?team=alpha"))],
+    ("PUT", "/api/v1/budgets/:team"): [
+        Case("budget.write", lambda w, a: Req("PUT", "/api/v1/budgets/alpha", {
+            "amount": 100 + next(w.n)}))],
+    ("DELETE", "/api/v1/budgets/:team"): [Case("budget.write", lambda w, a: fresh_budget(w, ""))],
+    ("PUT", "/api/v1/budgets/:team/:model"): [
+        Case("budget.write", lambda w, a: Req("PUT", "/api/v1/budgets/alpha/m", {
+            "amount": 10 + next(w.n)}))],
+    ("DELETE", "/api/v1/budgets/:team/:model"): [
+        Case("budget.write", lambda w, a: fresh_budget(w, "/m"))],
+    ("GET", MODEL_PATH + "/value"): [Case("cost.read", lambda w, a: Req("GET", A + "/value"))],
+    ("PUT", MODEL_PATH + "/value"): [
+        Case("value.write", lambda w, a: Req("PUT", A + "/value", {"per_prediction": 0.1}))],
+    ("POST", "/api/v1/value-events"): [
+        Case("value.write", lambda w, a: Req("POST", "/api/v1/value-events", {
+            "team": "alpha", "model": "m", "amount": 1}))],
+    ("GET", "/api/v1/kpis"): [
+        Case(None, lambda w, a: Req("GET", "/api/v1/kpis")),
+        Case("kpi.read", lambda w, a: Req("GET", "/api/v1/kpis?team=alpha"))],
 }
+
+
+def fresh_budget(w, suffix):
+    """A budget of alpha (suffix "") or of alpha/m ("/m") to delete."""
+    w.srv.ok("PUT", "/api/v1/budgets/alpha" + suffix, {"amount": 7})
+    return Req("DELETE", "/api/v1/budgets/alpha" + suffix)
 
 
 def expected(case, actor):
