@@ -184,6 +184,22 @@ int auth_team_list(const mops_ctx_t *ctx, json_t **out, mops_err_t *err);
 int auth_team_get(const mops_ctx_t *ctx, const char *team, json_t **out, mops_err_t *err);
 /* Team id by name, if the caller may read it (MOPS_ENOTFOUND otherwise). */
 int auth_team_resolve(const mops_ctx_t *ctx, const char *team, int64_t *id, mops_err_t *err);
+/* A named object of a team (a model, a dataset), resolved from the team's
+ * name and its own. */
+typedef struct auth_team_object {
+    int64_t id, team_id;
+    int archived;            /* its archived_at is set */
+    const char *team, *name; /* the caller's strings */
+} auth_team_object_t;
+
+/* Resolve team/name in table (a trusted constant with columns id, team_id,
+ * name and archived_at) as the caller sees it, then check perm on the team.
+ * MOPS_ENOTFOUND when the team is invisible (as auth_team_resolve) or has no
+ * such row ("no <kind> named ..."); MOPS_EFORBIDDEN from auth_require (*out
+ * is filled by then). */
+int auth_team_object_resolve(const mops_ctx_t *ctx, const char *table, const char *kind,
+                             const char *team, const char *name, auth_perm_t perm,
+                             auth_team_object_t *out, mops_err_t *err);
 /* spec: {"roles": ["ml-engineer", ...]} — replaces user's roles in team. */
 int auth_member_set(const mops_ctx_t *ctx, const char *team, const char *user,
                     const json_t *spec, json_t **out, mops_err_t *err);

@@ -38,6 +38,37 @@ int auth_team_resolve(const mops_ctx_t *ctx, const char *team, int64_t *id, mops
     return team_lookup(ctx, team, id, err);
 }
 
+int auth_team_object_resolve(const mops_ctx_t *ctx, const char *table, const char *kind,
+                             const char *team, const char *name, auth_perm_t perm,
+                             auth_team_object_t *out, mops_err_t *err)
+{
+    int64_t team_id;
+    int rc = auth_team_resolve(ctx, team, &team_id, err);
+    if (rc != 0)
+        return rc;
+    char sql[120];
+    snprintf(sql, sizeof sql, "SELECT id, archived_at FROM %s WHERE team_id = ? AND name = ?",
+             table);
+    store_stmt_t *s;
+    if ((rc = store_query(ctx->db, &s, err, sql, "it", team_id, name)) != 0)
+        return rc;
+    rc = store_step(s, err);
+    if (rc == STORE_ROW) {
+        out->id = store_col_int(s, 0);
+        out->archived = !store_col_is_null(s, 1);
+        out->team_id = team_id;
+        out->team = team;
+        out->name = name;
+    }
+    store_finalize(s);
+    if (rc == STORE_DONE)
+        return mops_err_set(err, MOPS_ENOTFOUND, "no %s named \"%s\" in team %s", kind,
+                            mops_text_show(name), team);
+    if (rc < 0)
+        return rc;
+    return auth_require(ctx, perm, team_id, err);
+}
+
 static int team_json(const mops_ctx_t *ctx, int64_t id, json_t **out, mops_err_t *err)
 {
     store_stmt_t *s;

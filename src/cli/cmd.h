@@ -162,9 +162,26 @@ void cli_print_roles(const json_t *teams);
 /* Split "TEAM/MODEL" into escaped path segments (heap strings). */
 int cli_model_ref(const char *arg, char **team, char **model);
 
+/* A TEAM/NAME argument, escaped for paths; release with cli_ref_release. */
+typedef struct {
+    char *team, *name;
+} cli_ref_t;
+
+/* Parse arg into *r, or print the usage error "\"arg\" is not TEAM/<what>"
+ * and return CLI_USAGE. */
+int cli_ref_parse(const char *arg, const char *what, cli_ref_t *r);
+void cli_ref_release(cli_ref_t *r);
+
 /* "/api/v1/models/T/M/versions/V<suffix>" from a TEAM/MODEL argument and
  * a version reference (a heap string), or NULL after a usage error. */
 char *cli_version_path(const char *model_arg, const char *version, const char *suffix);
+
+/* `download TEAM/NAME VERSION [-o FILE]`: fetch
+ * /api/v1/<collection>/TEAM/NAME/versions/VERSION<suffix> into FILE
+ * (default NAME-VERSION<ext>), its SHA-256 verified; what names NAME in
+ * usage errors ("DATASET", "MODEL"). Returns the exit status. */
+int cli_version_download(const cli_client_t *c, int argc, char **argv, const char *collection,
+                         const char *what, const char *suffix, const char *ext);
 
 /* Send method path (body may be NULL) and show the answer: as JSON when
  * json is set, else with print. Returns the exit status (the error printed

@@ -15,26 +15,8 @@
 
 #define GROUP "data"
 
-/* TEAM/NAME from the command line, escaped for paths. */
-typedef struct {
-    char *team, *name;
-} ref_t;
-
-static int ref_parse(const char *arg, ref_t *r)
-{
-    if (cli_model_ref(arg, &r->team, &r->name) != 0)
-        return cli_usage_error("\"%s\" is not TEAM/DATASET", arg);
-    return 0;
-}
-
-static void ref_release(ref_t *r)
-{
-    free(r->team);
-    free(r->name);
-}
-
 /* /api/v1/datasets/T/N[/versions/V]suffix */
-static char *ds_path(const ref_t *r, const char *version, const char *suffix)
+static char *ds_path(const cli_ref_t *r, const char *version, const char *suffix)
 {
     if (!version)
         return mops_xasprintf("/api/v1/datasets/%s/%s%s", r->team, r->name, suffix);
@@ -297,12 +279,12 @@ static int data_list(cli_client_t *c, int argc, char **argv)
 static int data_show(cli_client_t *c, int argc, char **argv)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 1, 2, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 1, 2, &json) || cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     const char *version = argc - optind == 2 ? argv[optind + 1] : NULL;
     int rc = one(c, "GET", ds_path(&r, version, ""), json, version ? print_version : print_dataset);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 
@@ -310,11 +292,11 @@ static int data_update(cli_client_t *c, int argc, char **argv)
 {
     json_t *body = json_object(), *out = NULL;
     int json, rc = parse_edit(argc, argv, body, &json, 1, 2);
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (rc == 0 && !json_object_size(body))
         rc = cli_usage_error("give --description or --tag");
     if (rc == 0)
-        rc = ref_parse(argv[optind], &r);
+        rc = cli_ref_parse(argv[optind], "DATASET", &r);
     if (rc == 0) {
         const char *version = argc - optind == 2 ? argv[optind + 1] : NULL;
         char *path = ds_path(&r, version, "");
@@ -328,27 +310,27 @@ static int data_update(cli_client_t *c, int argc, char **argv)
     }
     json_decref(out);
     json_decref(body);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 
 static int data_archive(cli_client_t *c, int argc, char **argv)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 1, 2, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 1, 2, &json) || cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     const char *version = argc - optind == 2 ? argv[optind + 1] : NULL;
     int rc = one(c, "POST", ds_path(&r, version, "/archive"), json,
                  version ? print_version : print_dataset);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 
 /* ------------------------------------------------------------ register */
 
 /* Create TEAM/NAME unless it exists. */
-static int ensure_dataset(cli_client_t *c, const char *arg, const ref_t *r, mops_err_t *err)
+static int ensure_dataset(cli_client_t *c, const char *arg, const cli_ref_t *r, mops_err_t *err)
 {
     char *path = ds_path(r, NULL, "");
     int rc = cli_request(c, "GET", path, NULL, NULL, err);
@@ -439,11 +421,11 @@ static int data_register(cli_client_t *c, int argc, char **argv)
         default: rc = CLI_USAGE;
         }
     }
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (rc == 0 && argc - optind != 2)
         rc = cli_usage_error("give TEAM/DATASET and FILE");
     if (rc == 0)
-        rc = ref_parse(argv[optind], &r);
+        rc = cli_ref_parse(argv[optind], "DATASET", &r);
     if (rc == 0) {
         if (json_array_size(tags))
             json_object_set(spec, "tags", tags);
@@ -472,7 +454,7 @@ static int data_register(cli_client_t *c, int argc, char **argv)
         json_decref(up);
         json_decref(out);
     }
-    ref_release(&r);
+    cli_ref_release(&r);
     json_decref(spec);
     json_decref(tags);
     json_decref(ctags);
@@ -517,50 +499,22 @@ static int data_versions(cli_client_t *c, int argc, char **argv)
         else
             return CLI_USAGE;
     }
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (argc - optind != 1)
         return cli_usage_error("give TEAM/DATASET");
-    if (ref_parse(argv[optind], &r) != 0)
+    if (cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     char *path = ds_path(&r, NULL, archived ? "/versions?limit=1000&archived=true"
                                             : "/versions?limit=1000");
     int rc = list(c, path, json, version_table);
     free(path);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 
 static int data_download(cli_client_t *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *output = NULL;
-    int ch;
-    while ((ch = cli_getopt(argc, argv, opts, GROUP, cli_current_sub)) != -1) {
-        if (ch == 'o')
-            output = optarg;
-        else
-            return CLI_USAGE;
-    }
-    ref_t r = {0};
-    if (argc - optind != 2)
-        return cli_usage_error("give TEAM/DATASET and VERSION");
-    if (ref_parse(argv[optind], &r) != 0)
-        return CLI_USAGE;
-    const char *slash = strchr(argv[optind], '/');
-    char *file = output ? mops_xstrdup(output)
-                        : mops_xasprintf("%s-%s.csv", slash + 1, argv[optind + 1]);
-    char *path = ds_path(&r, argv[optind + 1], "/data");
-    char sha[65];
-    mops_err_t err;
-    int rc = cli_download(c, path, file, sha, &err);
-    if (rc == 0)
-        printf("downloaded %s@%s to %s (sha256:%s verified)\n", argv[optind], argv[optind + 1],
-               file, sha);
-    free(path);
-    free(file);
-    ref_release(&r);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return cli_version_download(c, argc, argv, "datasets", "DATASET", "/data", ".csv");
 }
 
 static void print_sample(const json_t *s)
@@ -594,16 +548,16 @@ static int data_sample(cli_client_t *c, int argc, char **argv)
         else
             return CLI_USAGE;
     }
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (argc - optind != 2)
         return cli_usage_error("give TEAM/DATASET and VERSION");
-    if (ref_parse(argv[optind], &r) != 0)
+    if (cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     char *e = cli_escape(rows), *suffix = mops_xasprintf("/sample?rows=%s", e);
     int rc = one(c, "GET", ds_path(&r, argv[optind + 1], suffix), json, print_sample);
     free(e);
     free(suffix);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 
@@ -647,11 +601,11 @@ static void print_profile(const json_t *p)
 static int data_profile(cli_client_t *c, int argc, char **argv)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 2, 2, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 2, 2, &json) || cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     int rc = one(c, "GET", ds_path(&r, argv[optind + 1], "/profile"), json, print_profile);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 
@@ -668,8 +622,8 @@ static void print_diff(const json_t *d)
 static int data_diff(cli_client_t *c, int argc, char **argv)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 2, 3, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 2, 3, &json) || cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     /* diff TEAM/NAME A B: the changes from A to B */
     const char *to = argv[optind + (argc - optind == 3 ? 2 : 1)];
@@ -681,7 +635,7 @@ static int data_diff(cli_client_t *c, int argc, char **argv)
     }
     int rc = one(c, "GET", ds_path(&r, to, suffix ? suffix : "/diff"), json, print_diff);
     free(suffix);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 
@@ -715,17 +669,17 @@ static int data_tags(cli_client_t *c, int argc, char **argv)
         else
             return CLI_USAGE;
     }
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (argc - optind < 2)
         return cli_usage_error("give TEAM/DATASET and VERSION");
-    if (ref_parse(argv[optind], &r) != 0)
+    if (cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     json_t *cols = json_object();
     for (int i = optind + 2; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         if (!eq || eq == argv[i]) {
             json_decref(cols);
-            ref_release(&r);
+            cli_ref_release(&r);
             return cli_usage_error("\"%s\" must be COLUMN=TAG[,TAG...] (COLUMN= clears)",
                                    argv[i]);
         }
@@ -740,7 +694,7 @@ static int data_tags(cli_client_t *c, int argc, char **argv)
     }
     if (approve && !json_object_size(cols)) {
         json_decref(cols);
-        ref_release(&r);
+        cli_ref_release(&r);
         return cli_usage_error("--approve needs the columns whose use is approved");
     }
     char *path = ds_path(&r, argv[optind + 1], json_object_size(cols) ? "/column-tags" : "");
@@ -756,7 +710,7 @@ static int data_tags(cli_client_t *c, int argc, char **argv)
     json_decref(body);
     json_decref(cols);
     free(path);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
@@ -778,8 +732,8 @@ static void print_suite(const json_t *s)
 static int data_suite(cli_client_t *c, int argc, char **argv)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 1, 2, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 1, 2, &json) || cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     json_t *body = NULL, *out = NULL;
     int rc = 0;
@@ -788,7 +742,7 @@ static int data_suite(cli_client_t *c, int argc, char **argv)
         body = json_load_file(argv[optind + 1], JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(body)) {
             json_decref(body);
-            ref_release(&r);
+            cli_ref_release(&r);
             return cli_usage_error("%s: not a JSON object (%s, line %d)", argv[optind + 1],
                                    je.text, je.line);
         }
@@ -801,7 +755,7 @@ static int data_suite(cli_client_t *c, int argc, char **argv)
     json_decref(out);
     json_decref(body);
     free(path);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
@@ -853,8 +807,8 @@ static void print_result(const json_t *res)
 static int data_validate(cli_client_t *c, int argc, char **argv)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 2, 2, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 2, 2, &json) || cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     char *path = ds_path(&r, argv[optind + 1], "/validations");
     json_t *out = NULL;
@@ -868,7 +822,7 @@ static int data_validate(cli_client_t *c, int argc, char **argv)
                 cli_cell(json_object_get(out, "dataset"), 0));
     json_decref(out);
     free(path);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : failed ? CLI_FAIL : CLI_OK;
 }
 
@@ -895,8 +849,8 @@ static void result_table(const json_t *items)
 static int data_results(cli_client_t *c, int argc, char **argv)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 2, 3, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 2, 3, &json) || cli_ref_parse(argv[optind], "DATASET", &r) != 0)
         return CLI_USAGE;
     int rc;
     if (argc - optind == 3) {
@@ -904,13 +858,13 @@ static int data_results(cli_client_t *c, int argc, char **argv)
         rc = one(c, "GET", ds_path(&r, argv[optind + 1], suffix), json, print_result);
         free(e);
         free(suffix);
-        ref_release(&r);
+        cli_ref_release(&r);
         return rc;
     }
     char *path = ds_path(&r, argv[optind + 1], "/validations?limit=1000");
     rc = list(c, path, json, result_table);
     free(path);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc;
 }
 

@@ -15,28 +15,10 @@
 
 #define GROUP "version"
 
-/* Parsed positional TEAM/MODEL [...] of a version command. */
-typedef struct {
-    char *team, *model;
-} ref_t;
-
-static int ref_parse(const char *arg, ref_t *r)
-{
-    if (cli_model_ref(arg, &r->team, &r->model) != 0)
-        return cli_usage_error("\"%s\" is not TEAM/MODEL", arg);
-    return 0;
-}
-
-static void ref_release(ref_t *r)
-{
-    free(r->team);
-    free(r->model);
-}
-
-static char *version_path(const ref_t *r, const char *version, const char *suffix)
+static char *version_path(const cli_ref_t *r, const char *version, const char *suffix)
 {
     char *v = cli_escape(version);
-    char *p = mops_xasprintf("/api/v1/models/%s/%s/versions/%s%s", r->team, r->model, v, suffix);
+    char *p = mops_xasprintf("/api/v1/models/%s/%s/versions/%s%s", r->team, r->name, v, suffix);
     free(v);
     return p;
 }
@@ -117,13 +99,13 @@ static int version_upload(cli_client_t *c, int argc, char **argv)
         default: rc = CLI_USAGE;
         }
     }
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (rc == 0 && argc - optind != 2)
         rc = cli_usage_error("give TEAM/MODEL and FILE");
     if (rc == 0 && !json_object_get(spec, "format"))
         rc = cli_usage_error("give --format (e.g. xgboost-json, sklearn-json, onnx)");
     if (rc == 0)
-        rc = ref_parse(argv[optind], &r);
+        rc = cli_ref_parse(argv[optind], "MODEL", &r);
     if (rc == 0) {
         if (json_object_size(params))
             json_object_set(spec, "params", params);
@@ -135,13 +117,13 @@ static int version_upload(cli_client_t *c, int argc, char **argv)
             json_object_set(spec, "source", source);
         if (json_array_size(tags))
             json_object_set(spec, "tags", tags);
-        char *path = mops_xasprintf("/api/v1/models/%s/%s/artifacts", r.team, r.model);
+        char *path = mops_xasprintf("/api/v1/models/%s/%s/artifacts", r.team, r.name);
         json_t *art = NULL, *out = NULL;
         rc = cli_upload(c, path, argv[optind + 1], &art, &err);
         free(path);
         if (rc == 0) {
             json_object_set(spec, "artifact_sha256", json_object_get(art, "sha256"));
-            path = mops_xasprintf("/api/v1/models/%s/%s/versions", r.team, r.model);
+            path = mops_xasprintf("/api/v1/models/%s/%s/versions", r.team, r.name);
             rc = cli_request(c, "POST", path, spec, &out, &err);
             free(path);
         }
@@ -157,7 +139,7 @@ static int version_upload(cli_client_t *c, int argc, char **argv)
         if (rc != 0)
             rc = cli_fail(&err);
     }
-    ref_release(&r);
+    cli_ref_release(&r);
     json_decref(spec);
     json_decref(params);
     json_decref(metrics);
@@ -185,13 +167,13 @@ static int version_list(cli_client_t *c, int argc, char **argv)
         default: return CLI_USAGE;
         }
     }
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (argc - optind != 1)
         return cli_usage_error("give TEAM/MODEL");
-    if (ref_parse(argv[optind], &r) != 0)
+    if (cli_ref_parse(argv[optind], "MODEL", &r) != 0)
         return CLI_USAGE;
     mops_buf_t q = MOPS_BUF_INIT;
-    mops_buf_printf(&q, "/api/v1/models/%s/%s/versions?limit=1000&archived=%s", r.team, r.model,
+    mops_buf_printf(&q, "/api/v1/models/%s/%s/versions?limit=1000&archived=%s", r.team, r.name,
                     archived ? "true" : "false");
     if (stage) {
         char *e = cli_escape(stage);
@@ -228,7 +210,7 @@ static int version_list(cli_client_t *c, int argc, char **argv)
         cli_table_print(t);
     }
     json_decref(items);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
@@ -237,8 +219,8 @@ static int version_one(cli_client_t *c, int argc, char **argv, const char *metho
                        const char *suffix)
 {
     int json;
-    ref_t r = {0};
-    if (cli_json_only(argc, argv, 2, 2, &json) || ref_parse(argv[optind], &r) != 0)
+    cli_ref_t r = {0};
+    if (cli_json_only(argc, argv, 2, 2, &json) || cli_ref_parse(argv[optind], "MODEL", &r) != 0)
         return CLI_USAGE;
     char *path = version_path(&r, argv[optind + 1], suffix);
     json_t *out = NULL;
@@ -248,7 +230,7 @@ static int version_one(cli_client_t *c, int argc, char **argv, const char *metho
         json ? cli_print_json(out) : print_version(out);
     json_decref(out);
     free(path);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
@@ -286,8 +268,9 @@ static int version_update(cli_client_t *c, int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    ref_t r = {0};
-    if (argc - optind != 2 || !json_object_size(body) || ref_parse(argv[optind], &r) != 0) {
+    cli_ref_t r = {0};
+    if (argc - optind != 2 || !json_object_size(body) ||
+        cli_ref_parse(argv[optind], "MODEL", &r) != 0) {
         json_decref(body);
         return r.team ? CLI_USAGE : cli_usage_error("give TEAM/MODEL, VERSION and a change");
     }
@@ -300,41 +283,13 @@ static int version_update(cli_client_t *c, int argc, char **argv)
     json_decref(out);
     json_decref(body);
     free(path);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : CLI_OK;
 }
 
 static int version_download(cli_client_t *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {NULL, 0, NULL, 0}};
-    const char *output = NULL;
-    int ch;
-    while ((ch = cli_getopt(argc, argv, opts, GROUP, cli_current_sub)) != -1) {
-        if (ch == 'o')
-            output = optarg;
-        else
-            return CLI_USAGE;
-    }
-    ref_t r = {0};
-    if (argc - optind != 2)
-        return cli_usage_error("give TEAM/MODEL and VERSION");
-    if (ref_parse(argv[optind], &r) != 0)
-        return CLI_USAGE;
-    const char *slash = strchr(argv[optind], '/');
-    char *file = output ? mops_xstrdup(output)
-                        : mops_xasprintf("%s-%s.bin", slash + 1, argv[optind + 1]);
-    char *path = version_path(&r, argv[optind + 1], "/artifact");
-    char sha[65];
-    mops_err_t err;
-    int rc = cli_download(c, path, file, sha, &err);
-    if (rc == 0)
-        printf("downloaded %s@%s to %s (sha256:%s verified)\n", argv[optind], argv[optind + 1],
-               file, sha);
-    free(path);
-    free(file);
-    ref_release(&r);
-    return rc ? cli_fail(&err) : CLI_OK;
+    return cli_version_download(c, argc, argv, "models", "MODEL", "/artifact", ".bin");
 }
 
 static int version_alias(cli_client_t *c, int argc, char **argv)
@@ -348,19 +303,19 @@ static int version_alias(cli_client_t *c, int argc, char **argv)
         else
             return CLI_USAGE;
     }
-    ref_t r = {0};
+    cli_ref_t r = {0};
     if (argc - optind != (del ? 2 : 3))
         return cli_usage_error(del ? "give TEAM/MODEL and ALIAS" : "give TEAM/MODEL, ALIAS and "
                                                                     "VERSION");
-    if (ref_parse(argv[optind], &r) != 0)
+    if (cli_ref_parse(argv[optind], "MODEL", &r) != 0)
         return CLI_USAGE;
     long long number = 0;
     if (!del && (sscanf(argv[optind + 2], "%lld", &number) != 1 || number < 1)) {
-        ref_release(&r);
+        cli_ref_release(&r);
         return cli_usage_error("VERSION must be a version number");
     }
     char *alias = cli_escape(argv[optind + 1]);
-    char *path = mops_xasprintf("/api/v1/models/%s/%s/aliases/%s", r.team, r.model, alias);
+    char *path = mops_xasprintf("/api/v1/models/%s/%s/aliases/%s", r.team, r.name, alias);
     json_t *body = del ? NULL : json_pack("{s:I}", "version", (json_int_t)number);
     mops_err_t err;
     int rc = cli_request(c, del ? "DELETE" : "PUT", path, body, NULL, &err);
@@ -371,7 +326,7 @@ static int version_alias(cli_client_t *c, int argc, char **argv)
     json_decref(body);
     free(path);
     free(alias);
-    ref_release(&r);
+    cli_ref_release(&r);
     return rc ? cli_fail(&err) : CLI_OK;
 }
 

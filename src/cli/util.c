@@ -330,6 +330,19 @@ int cli_model_ref(const char *arg, char **team, char **model)
     return 0;
 }
 
+int cli_ref_parse(const char *arg, const char *what, cli_ref_t *r)
+{
+    if (cli_model_ref(arg, &r->team, &r->name) != 0)
+        return cli_usage_error("\"%s\" is not TEAM/%s", arg, what);
+    return 0;
+}
+
+void cli_ref_release(cli_ref_t *r)
+{
+    free(r->team);
+    free(r->name);
+}
+
 int cli_kv_add(json_t *obj, const char *arg, int as_string, const char *what)
 {
     const char *eq = strchr(arg, '=');
@@ -359,6 +372,43 @@ char *cli_version_path(const char *model_arg, const char *version, const char *s
     free(team);
     free(model);
     return p;
+}
+
+int cli_version_download(const cli_client_t *c, int argc, char **argv, const char *collection,
+                         const char *what, const char *suffix, const char *ext)
+{
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *output = NULL;
+    int ch;
+    while ((ch = cli_getopt(argc, argv, opts, cli_current_group, cli_current_sub)) != -1) {
+        if (ch == 'o')
+            output = optarg;
+        else
+            return CLI_USAGE;
+    }
+    cli_ref_t r;
+    if (argc - optind != 2)
+        return cli_usage_error("give TEAM/%s and VERSION", what);
+    if (cli_ref_parse(argv[optind], what, &r) != 0)
+        return CLI_USAGE;
+    const char *slash = strchr(argv[optind], '/');
+    char *file = output ? mops_xstrdup(output)
+                        : mops_xasprintf("%s-%s%s", slash + 1, argv[optind + 1], ext);
+    char *v = cli_escape(argv[optind + 1]);
+    char *path = mops_xasprintf("/api/v1/%s/%s/%s/versions/%s%s", collection, r.team, r.name, v,
+                                suffix);
+    char sha[65];
+    mops_err_t err;
+    int rc = cli_download(c, path, file, sha, &err);
+    if (rc == 0)
+        printf("downloaded %s@%s to %s (sha256:%s verified)\n", argv[optind], argv[optind + 1],
+               file, sha);
+    free(v);
+    free(path);
+    free(file);
+    cli_ref_release(&r);
+    return rc ? cli_fail(&err) : CLI_OK;
 }
 
 void cli_print_rules(FILE *to, const json_t *evaluation)

@@ -57,30 +57,7 @@ void data_ref_format(const data_ref_t *ref, char *buf, size_t size)
 int dt_dataset_resolve(const mops_ctx_t *ctx, const char *team, const char *name,
                        auth_perm_t perm, dt_dataset_t *out, mops_err_t *err)
 {
-    int64_t team_id;
-    int rc = auth_team_resolve(ctx, team, &team_id, err);
-    if (rc != 0)
-        return rc;
-    store_stmt_t *s;
-    if ((rc = store_query(ctx->db, &s, err,
-                          "SELECT id, archived_at FROM datasets WHERE team_id = ? AND name = ?",
-                          "it", team_id, name)) != 0)
-        return rc;
-    rc = store_step(s, err);
-    if (rc == STORE_ROW) {
-        out->id = store_col_int(s, 0);
-        out->archived = !store_col_is_null(s, 1);
-        out->team_id = team_id;
-        out->team = team;
-        out->name = name;
-    }
-    store_finalize(s);
-    if (rc == STORE_DONE)
-        return mops_err_set(err, MOPS_ENOTFOUND, "no dataset named \"%s\" in team %s",
-                            mops_text_show(name), team);
-    if (rc < 0)
-        return rc;
-    return auth_require(ctx, perm, team_id, err);
+    return auth_team_object_resolve(ctx, "datasets", "dataset", team, name, perm, out, err);
 }
 
 int dt_version_resolve(const mops_ctx_t *ctx, const dt_dataset_t *d, const char *ref,
@@ -134,37 +111,6 @@ int dt_ref_resolve(const mops_ctx_t *ctx, const data_ref_t *ref, auth_perm_t per
     char num[24];
     snprintf(num, sizeof num, "%lld", (long long)ref->version);
     return dt_resolve(ctx, ref->team, ref->name, num, perm, d, v, err);
-}
-
-int dt_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, dt_item_fn item, const void *arg,
-            json_t **out, mops_err_t *err)
-{
-    /* Collect the page first: item runs queries of its own. */
-    int64_t *rows = mops_arena_alloc(ctx->arena, sizeof *rows * (size_t)(limit + 1) * 2);
-    int n = 0, rc;
-    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit) {
-        rows[2 * n] = store_col_int(s, 0);
-        rows[2 * n + 1] = store_col_int(s, 1);
-        n++;
-    }
-    store_finalize(s);
-    if (rc < 0)
-        return rc;
-    int more = n > limit;
-    if (more)
-        n = limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o;
-        if ((rc = item(ctx, arg, rows[2 * i], &o, err)) != 0) {
-            json_decref(items);
-            return rc;
-        }
-        json_array_append_new(items, o);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                     more ? json_sprintf("%lld", (long long)rows[2 * (n - 1) + 1]) : json_null());
-    return 0;
 }
 
 static const mops_json_field_t update_fields[] = {

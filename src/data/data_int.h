@@ -22,11 +22,7 @@
 /* ------------------------------------------------------------ rows */
 
 /* A dataset row, resolved from team and dataset names. */
-typedef struct dt_dataset {
-    int64_t id, team_id;
-    int archived;
-    const char *team, *name; /* the caller's strings */
-} dt_dataset_t;
+typedef auth_team_object_t dt_dataset_t;
 
 /* Resolve team/name as the caller sees them (MOPS_ENOTFOUND when either is
  * missing or in a team the caller cannot read) and check perm there. */
@@ -55,15 +51,6 @@ int dt_ref_resolve(const mops_ctx_t *ctx, const data_ref_t *ref, auth_perm_t per
 const char *dt_target(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t number);
 /* "dataset:team/name@N" in the arena. */
 const char *dt_ref_text(const mops_ctx_t *ctx, const dt_dataset_t *d, int64_t number);
-
-/* A page of a list: s returns (id, page key) rows in the list's order, at
- * most limit + 1; item turns an id into its JSON. *out: {"items",
- * "next_page_token"} (the last item's key when rows are left). Finalizes
- * s whatever happens. */
-typedef int (*dt_item_fn)(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
-                          mops_err_t *err);
-int dt_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, dt_item_fn item, const void *arg,
-            json_t **out, mops_err_t *err);
 
 /* A dataset's or a version's update {"description"?, "tags"?}: check it
  * (fields, text, tags); apply it to one row of table and its tags, with

@@ -157,7 +157,7 @@ int data_dataset_list(const mops_ctx_t *ctx, const data_dataset_filter_t *f, jso
     store_stmt_t *s;
     int rc = store_sql_query(ctx->db, &q, &s, err);
     store_sql_release(&q);
-    return rc ? rc : dt_page(ctx, s, limit, dataset_by_id, NULL, out, err);
+    return rc ? rc : store_page(ctx, s, limit, dataset_by_id, NULL, out, err);
 }
 
 int data_dataset_update(const mops_ctx_t *ctx, const char *team, const char *name,

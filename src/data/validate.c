@@ -194,7 +194,7 @@ int data_validation_list(const mops_ctx_t *ctx, const char *team, const char *na
                           "iii", a.v.id, before_id > 0 ? before_id : INT64_MAX,
                           (int64_t)limit + 1)) != 0)
         return rc;
-    return dt_page(ctx, s, limit, result_item, &a, out, err);
+    return store_page(ctx, s, limit, result_item, &a, out, err);
 }
 
 int data_validation_get(const mops_ctx_t *ctx, const char *team, const char *name,

@@ -576,7 +576,7 @@ int data_version_list(const mops_ctx_t *ctx, const char *team, const char *name,
     store_stmt_t *s;
     rc = store_sql_query(ctx->db, &q, &s, err);
     store_sql_release(&q);
-    return rc ? rc : dt_page(ctx, s, limit, version_item, &d, out, err);
+    return rc ? rc : store_page(ctx, s, limit, version_item, &d, out, err);
 }
 
 /* ------------------------------------------------------------ changes */

@@ -138,6 +138,45 @@ void http_resp_json(http_resp_t *resp, int status, json_t *body);
         return rc;                                                                                 \
     }
 
+/* Streamed uploads have one shape. prefix_begin refuses query parameters
+ * outside `allowed` (a NULL-terminated array) and evaluates `begin_call`,
+ * which opens the domain's upload state into `type *u`, kept in
+ * req->stream; prefix_data hands each chunk to write_fn; prefix_abort gives
+ * a failed or interrupted request to abort_fn; prefix_finish calls
+ * finish_fn (which frees the state whatever happens) to fill `json_t *out`
+ * and answers it with 201: the route entry names prefix_finish,
+ * prefix_begin, prefix_data and prefix_abort. */
+#define HTTP_UPLOAD_HANDLERS(prefix, type, allowed, begin_call, write_fn, abort_fn, finish_fn)    \
+    static int prefix##_begin(http_req_t *req, mops_err_t *err)                                    \
+    {                                                                                              \
+        type *u;                                                                                   \
+        int rc = http_query_check(req, allowed, err);                                              \
+        if (rc == 0)                                                                               \
+            rc = (begin_call);                                                                     \
+        if (rc == 0)                                                                               \
+            req->stream = u;                                                                       \
+        return rc;                                                                                 \
+    }                                                                                              \
+    static int prefix##_data(http_req_t *req, const char *data, size_t n, mops_err_t *err)         \
+    {                                                                                              \
+        return write_fn(req->stream, data, n, err);                                                \
+    }                                                                                              \
+    static void prefix##_abort(http_req_t *req)                                                    \
+    {                                                                                              \
+        abort_fn(req->stream);                                                                     \
+        req->stream = NULL;                                                                        \
+    }                                                                                              \
+    static int prefix##_finish(http_req_t *req, http_resp_t *resp, mops_err_t *err)                \
+    {                                                                                              \
+        json_t *out = NULL;                                                                        \
+        type *u = req->stream;                                                                     \
+        req->stream = NULL; /* finish_fn frees it whatever happens */                              \
+        int rc = finish_fn(&req->ctx, u, &out, err);                                               \
+        if (rc == 0)                                                                               \
+            http_resp_json(resp, 201, out);                                                        \
+        return rc;                                                                                 \
+    }
+
 /* Route tables, each ended by an entry with a NULL method. */
 extern const http_route_t http_routes_core[];
 extern const http_route_t http_routes_auth[];

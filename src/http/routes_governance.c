@@ -196,44 +196,18 @@ static int report_inventory(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 
 /* ------------------------------------------------------------ validation */
 
-static int validation_begin(http_req_t *req, mops_err_t *err)
-{
-    static const char *const allowed[] = {"label", "group", "name", "positive", NULL};
-    governance_validation_opts_t o = {.label = http_query(req, "label"),
-                                      .groups = http_query(req, "group"),
-                                      .name = http_query(req, "name"),
-                                      .positive = http_query(req, "positive")};
-    governance_validation_t *v;
-    int rc = http_query_check(req, allowed, err);
-    if (rc == 0)
-        rc = governance_validation_begin(&req->ctx, TEAM, MODEL, VERSION, &o,
-                                         http_max_upload(req), &v, err);
-    if (rc == 0)
-        req->stream = v;
-    return rc;
-}
+static const char *const validation_query[] = {"label", "group", "name", "positive", NULL};
 
-static int validation_data(http_req_t *req, const char *data, size_t n, mops_err_t *err)
-{
-    return governance_validation_write(req->stream, data, n, err);
-}
-
-static void validation_abort(http_req_t *req)
-{
-    governance_validation_abort(req->stream);
-    req->stream = NULL;
-}
-
-static int validation_finish(http_req_t *req, http_resp_t *resp, mops_err_t *err)
-{
-    json_t *out = NULL;
-    governance_validation_t *v = req->stream;
-    req->stream = NULL; /* freed by governance_validation_finish whatever happens */
-    int rc = governance_validation_finish(&req->ctx, v, &out, err);
-    if (rc == 0)
-        http_resp_json(resp, 201, out);
-    return rc;
-}
+HTTP_UPLOAD_HANDLERS(validation, governance_validation_t, validation_query,
+                     governance_validation_begin(
+                         &req->ctx, TEAM, MODEL, VERSION,
+                         &(governance_validation_opts_t){.label = http_query(req, "label"),
+                                                         .groups = http_query(req, "group"),
+                                                         .name = http_query(req, "name"),
+                                                         .positive = http_query(req, "positive")},
+                         http_max_upload(req), &u, err),
+                     governance_validation_write, governance_validation_abort,
+                     governance_validation_finish)
 
 #define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
 #define MODEL_PATH "/api/v1/models/:team/:model"

@@ -83,38 +83,9 @@ static int alias_delete(http_req_t *req, http_resp_t *resp, mops_err_t *err)
 
 /* ------------------------------------------------------ artifact upload */
 
-static int upload_begin(http_req_t *req, mops_err_t *err)
-{
-    registry_upload_t *u;
-    int rc = http_query_check(req, no_query, err);
-    if (rc == 0)
-        rc = registry_upload_begin(&req->ctx, TEAM, MODEL, http_max_upload(req), &u, err);
-    if (rc == 0)
-        req->stream = u;
-    return rc;
-}
-
-static int upload_data(http_req_t *req, const char *data, size_t n, mops_err_t *err)
-{
-    return registry_upload_write(req->stream, data, n, err);
-}
-
-static void upload_abort(http_req_t *req)
-{
-    registry_upload_abort(req->stream);
-    req->stream = NULL;
-}
-
-static int upload_finish(http_req_t *req, http_resp_t *resp, mops_err_t *err)
-{
-    json_t *out = NULL;
-    registry_upload_t *u = req->stream;
-    req->stream = NULL; /* registry_upload_finish frees it whatever happens */
-    int rc = registry_upload_finish(&req->ctx, u, &out, err);
-    if (rc == 0)
-        http_resp_json(resp, 201, out);
-    return rc;
-}
+HTTP_UPLOAD_HANDLERS(upload, registry_upload_t, no_query,
+                     registry_upload_begin(&req->ctx, TEAM, MODEL, http_max_upload(req), &u, err),
+                     registry_upload_write, registry_upload_abort, registry_upload_finish)
 
 /* ------------------------------------------------------------- download */
 

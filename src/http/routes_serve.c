@@ -154,39 +154,10 @@ static int job_result(http_req_t *req, http_resp_t *resp, mops_err_t *err)
     return 0;
 }
 
-static int input_begin(http_req_t *req, mops_err_t *err)
-{
-    serve_upload_t *u;
-    int rc = http_query_check(req, no_query, err);
-    if (rc == 0)
-        rc = serve_job_input_begin(&req->ctx, http_param(req, "team"), http_max_upload(req), &u,
-                                   err);
-    if (rc == 0)
-        req->stream = u;
-    return rc;
-}
-
-static int input_data(http_req_t *req, const char *data, size_t n, mops_err_t *err)
-{
-    return serve_job_input_write(req->stream, data, n, err);
-}
-
-static void input_abort(http_req_t *req)
-{
-    serve_job_input_abort(req->stream);
-    req->stream = NULL;
-}
-
-static int input_finish(http_req_t *req, http_resp_t *resp, mops_err_t *err)
-{
-    json_t *out = NULL;
-    serve_upload_t *u = req->stream;
-    req->stream = NULL; /* serve_job_input_finish frees it whatever happens */
-    int rc = serve_job_input_finish(&req->ctx, u, &out, err);
-    if (rc == 0)
-        http_resp_json(resp, 201, out);
-    return rc;
-}
+HTTP_UPLOAD_HANDLERS(input, serve_upload_t, no_query,
+                     serve_job_input_begin(&req->ctx, http_param(req, "team"),
+                                           http_max_upload(req), &u, err),
+                     serve_job_input_write, serve_job_input_abort, serve_job_input_finish)
 
 #define ROUTE(m, p, a, b, h) {m, p, a, b, 0, h, NULL, NULL, NULL, NULL}
 #define DEPLOYMENT "/api/v1/deployments/:name"

@@ -57,7 +57,7 @@ int registry_alias_set(const mops_ctx_t *ctx, const char *team, const char *mode
                               "a.version_id WHERE a.model_id = ? AND a.alias = ?",
                               "it", m.id, alias);
     if (prc != 0 && prc != MOPS_ENOTFOUND)
-        return reg_tx_end(ctx, prc, err);
+        return store_end(ctx->db, prc, err);
     rc = store_exec(ctx->db, NULL, err,
                     "INSERT INTO aliases (model_id, alias, version_id, updated_by, updated_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model_id, alias) DO UPDATE SET "
@@ -72,7 +72,7 @@ int registry_alias_set(const mops_ctx_t *ctx, const char *team, const char *mode
         rc = audit_record(ctx, "alias.set", reg_target(ctx, &m, 0), m.team_id, detail, err);
         json_decref(detail);
     }
-    if ((rc = reg_tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         return rc;
     return reg_version_json(ctx, &m, v.id, out, err);
 }
@@ -100,5 +100,5 @@ int registry_alias_delete(const mops_ctx_t *ctx, const char *team, const char *m
         rc = audit_record(ctx, "alias.delete", reg_target(ctx, &m, 0), m.team_id, detail, err);
         json_decref(detail);
     }
-    return reg_tx_end(ctx, rc, err);
+    return store_end(ctx->db, rc, err);
 }

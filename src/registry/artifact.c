@@ -95,7 +95,7 @@ int registry_upload_finish(const mops_ctx_t *ctx, registry_upload_t *u, json_t *
                           u->model.team_id, detail, err);
         json_decref(detail);
     }
-    rc = reg_tx_end(ctx, rc, err);
+    rc = store_end(ctx->db, rc, err);
     /* already_stored speaks for this team only: whether another team holds
      * the same bytes is not the uploader's business. */
     if (rc == 0)

@@ -1,6 +1,6 @@
 /*
  * common.c — registry helpers shared by models, versions and aliases:
- * resolving names with visibility, tags, audit targets.
+ * resolving names with visibility, audit targets.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,45 +10,10 @@
 #include "core/time.h"
 #include "registry/registry_int.h"
 
-int reg_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err)
-{
-    return store_end(ctx->db, rc, err);
-}
-
-json_t *reg_time_json(int64_t ms)
-{
-    return mops_json_time(ms);
-}
-
 int reg_model_resolve(const mops_ctx_t *ctx, const char *team, const char *model,
                       auth_perm_t perm, reg_model_t *out, mops_err_t *err)
 {
-    int64_t team_id;
-    int rc = auth_team_resolve(ctx, team, &team_id, err);
-    if (rc != 0)
-        return rc;
-    store_stmt_t *s;
-    if ((rc = store_query(ctx->db, &s, err,
-                          "SELECT id, archived_at FROM models WHERE team_id = ? AND name = ?",
-                          "it", team_id, model)) != 0)
-        return rc;
-    rc = store_step(s, err);
-    if (rc == STORE_ROW) {
-        out->id = store_col_int(s, 0);
-        out->archived = !store_col_is_null(s, 1);
-        out->team_id = team_id;
-        out->team = team;
-        out->name = model;
-    }
-    store_finalize(s);
-    if (rc == STORE_DONE) {
-        char shown[100];
-        mops_text_escape(model, shown, sizeof shown);
-        return mops_err_set(err, MOPS_ENOTFOUND, "no model named \"%s\" in team %s", shown, team);
-    }
-    if (rc < 0)
-        return rc;
-    return auth_require(ctx, perm, team_id, err);
+    return auth_team_object_resolve(ctx, "models", "model", team, model, perm, out, err);
 }
 
 int reg_version_resolve(const mops_ctx_t *ctx, const reg_model_t *m, const char *ref,
@@ -92,23 +57,6 @@ int reg_version_resolve(const mops_ctx_t *ctx, const reg_model_t *m, const char 
                             m->team, m->name, shown);
     }
     return rc < 0 ? rc : 0;
-}
-
-int reg_tags_check(const json_t *tags, mops_err_t *err)
-{
-    return mops_json_tags_check(tags, REGISTRY_TAGS_MAX, err);
-}
-
-int reg_tags_replace(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                     const json_t *tags, mops_err_t *err)
-{
-    return store_tags_replace(ctx->db, table, id_col, id, tags, err);
-}
-
-int reg_tags_json(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                  json_t **out, mops_err_t *err)
-{
-    return store_tags_json(ctx->db, table, id_col, id, out, err);
 }
 
 const char *reg_target(const mops_ctx_t *ctx, const reg_model_t *m, int64_t number)

@@ -89,13 +89,13 @@ static int model_json(const mops_ctx_t *ctx, const reg_model_t *m, json_t **out,
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:I, s:o}", "team", m->team,
         "name", m->name, "description", store_col_text(s, 0), "owner", store_col_text(s, 1),
         "purpose", store_col_text(s, 2), "risk_tier", store_col_text(s, 3), "created_by",
-        store_col_text(s, 4), "created_at", reg_time_json(store_col_int(s, 5)), "updated_at",
-        reg_time_json(store_col_int(s, 6)), "archived", archived != 0, "archived_at",
-        reg_time_json(archived), "versions", (json_int_t)store_col_int(s, 8), "latest_version",
+        store_col_text(s, 4), "created_at", mops_json_time(store_col_int(s, 5)), "updated_at",
+        mops_json_time(store_col_int(s, 6)), "archived", archived != 0, "archived_at",
+        mops_json_time(archived), "versions", (json_int_t)store_col_int(s, 8), "latest_version",
         store_col_is_null(s, 9) ? json_null() : json_integer(store_col_int(s, 9)));
     store_finalize(s);
     json_t *tags = NULL;
-    if ((rc = reg_tags_json(ctx, "model_tags", "model_id", m->id, &tags, err)) != 0)
+    if ((rc = store_tags_json(ctx->db, "model_tags", "model_id", m->id, &tags, err)) != 0)
         goto fail;
     json_object_set_new(o, "tags", tags);
     if ((rc = store_query(ctx->db, &s, err,
@@ -138,13 +138,14 @@ int registry_model_create(const mops_ctx_t *ctx, const json_t *spec, json_t **ou
         (rc = mops_name_check("model name", name, err)) != 0 ||
         (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0 ||
         (rc = mops_text_check("purpose", purpose, MOPS_TEXT_MAX, err)) != 0 ||
-        (rc = check_risk_tier(tier, err)) != 0 || (rc = reg_tags_check(tags, err)) != 0)
+        (rc = check_risk_tier(tier, err)) != 0 ||
+        (rc = mops_json_tags_check(tags, REGISTRY_TAGS_MAX, err)) != 0)
         return rc;
     if ((rc = store_begin(ctx->db, err)) != 0)
         return rc;
     int64_t now = mops_now_ms();
     if ((rc = resolve_owner(ctx, owner, team_id, &owner_id, err)) != 0)
-        return reg_tx_end(ctx, rc, err);
+        return store_end(ctx->db, rc, err);
     rc = store_query_int(ctx->db, &id, err,
                          "INSERT INTO models (team_id, name, description, owner_id, purpose, "
                          "risk_tier, created_by, created_at, updated_at) "
@@ -156,10 +157,10 @@ int registry_model_create(const mops_ctx_t *ctx, const json_t *spec, json_t **ou
                           name);
     reg_model_t m = {.id = id, .team_id = team_id, .team = team, .name = name};
     if (rc == 0 && tags)
-        rc = reg_tags_replace(ctx, "model_tags", "model_id", id, tags, err);
+        rc = store_tags_replace(ctx->db, "model_tags", "model_id", id, tags, err);
     if (rc == 0)
         rc = audit_record(ctx, "model.create", reg_target(ctx, &m, 0), team_id, spec, err);
-    if ((rc = reg_tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         return rc;
     return model_json(ctx, &m, out, err);
 }
@@ -250,7 +251,8 @@ int registry_model_update(const mops_ctx_t *ctx, const char *team, const char *m
     json_t *tags = json_object_get(spec, "tags");
     if ((desc && (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0) ||
         (purpose && (rc = mops_text_check("purpose", purpose, MOPS_TEXT_MAX, err)) != 0) ||
-        (tier && (rc = check_risk_tier(tier, err)) != 0) || (rc = reg_tags_check(tags, err)) != 0)
+        (tier && (rc = check_risk_tier(tier, err)) != 0) ||
+        (rc = mops_json_tags_check(tags, REGISTRY_TAGS_MAX, err)) != 0)
         return rc;
     if (m.archived)
         return mops_err_set(err, MOPS_EPRECOND, "model %s/%s is archived", team, model);
@@ -258,17 +260,17 @@ int registry_model_update(const mops_ctx_t *ctx, const char *team, const char *m
         return rc;
     int64_t owner_id = 0;
     if (owner && (rc = resolve_owner(ctx, owner, m.team_id, &owner_id, err)) != 0)
-        return reg_tx_end(ctx, rc, err);
+        return store_end(ctx->db, rc, err);
     rc = store_exec(ctx->db, NULL, err,
                     "UPDATE models SET description = COALESCE(?, description), "
                     "purpose = COALESCE(?, purpose), risk_tier = COALESCE(?, risk_tier), "
                     "owner_id = COALESCE(?, owner_id), updated_at = ? WHERE id = ?",
                     "tttIii", desc, purpose, tier, owner_id, mops_now_ms(), m.id);
     if (rc == 0 && tags)
-        rc = reg_tags_replace(ctx, "model_tags", "model_id", m.id, tags, err);
+        rc = store_tags_replace(ctx->db, "model_tags", "model_id", m.id, tags, err);
     if (rc == 0)
         rc = audit_record(ctx, "model.update", reg_target(ctx, &m, 0), m.team_id, spec, err);
-    if ((rc = reg_tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         return rc;
     return model_json(ctx, &m, out, err);
 }
@@ -289,7 +291,7 @@ int registry_model_archive(const mops_ctx_t *ctx, const char *team, const char *
                         now, now, m.id);
         if (rc == 0)
             rc = audit_record(ctx, "model.archive", reg_target(ctx, &m, 0), m.team_id, NULL, err);
-        if ((rc = reg_tx_end(ctx, rc, err)) != 0)
+        if ((rc = store_end(ctx->db, rc, err)) != 0)
             return rc;
     }
     return model_json(ctx, &m, out, err);

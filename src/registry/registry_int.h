@@ -12,11 +12,7 @@
 #define REGISTRY_TAGS_MAX 32
 
 /* A model row, resolved from team and model names. */
-typedef struct reg_model {
-    int64_t id, team_id;
-    int archived;
-    const char *team, *name; /* the caller's strings */
-} reg_model_t;
+typedef auth_team_object_t reg_model_t;
 
 /* Resolve team/model as the caller sees them (MOPS_ENOTFOUND when either is
  * missing or invisible) and check perm on the model's team. */
@@ -33,20 +29,8 @@ typedef struct reg_version {
 int reg_version_resolve(const mops_ctx_t *ctx, const reg_model_t *m, const char *ref,
                         reg_version_t *out, mops_err_t *err);
 
-/* Check a JSON array of tags (names, count, duplicates). */
-int reg_tags_check(const json_t *tags, mops_err_t *err);
-/* Replace the tags of one row: table is "model_tags" or "version_tags". */
-int reg_tags_replace(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                     const json_t *tags, mops_err_t *err);
-/* The tags of one row as a new JSON array in *out. */
-int reg_tags_json(const mops_ctx_t *ctx, const char *table, const char *id_col, int64_t id,
-                  json_t **out, mops_err_t *err);
-
 /* "team/model" or "team/model@N" into an arena string, for audit targets. */
 const char *reg_target(const mops_ctx_t *ctx, const reg_model_t *m, int64_t number);
-
-/* RFC 3339 time or null for 0. */
-json_t *reg_time_json(int64_t ms);
 
 /* The JSON of one version row by id. */
 int reg_version_json(const mops_ctx_t *ctx, const reg_model_t *m, int64_t version_id,
@@ -56,8 +40,5 @@ int reg_version_json(const mops_ctx_t *ctx, const reg_model_t *m, int64_t versio
  * that does not load is MOPS_EINVAL with the loader's message). */
 int reg_artifact_load(const mops_ctx_t *ctx, const char *sha, const char *format,
                       runtime_model_t **out, mops_err_t *err);
-
-/* Commit when rc is 0, roll back otherwise; returns the final code. */
-int reg_tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err);
 
 #endif

@@ -123,7 +123,7 @@ static int check_spec(const json_t *spec, mops_err_t *err)
                                          128, err)) != 0) ||
         (rc = check_metrics(json_object_get(spec, "metrics"), err)) != 0 ||
         (rc = check_environment(json_object_get(spec, "environment"), err)) != 0 ||
-        (rc = reg_tags_check(json_object_get(spec, "tags"), err)) != 0)
+        (rc = mops_json_tags_check(json_object_get(spec, "tags"), REGISTRY_TAGS_MAX, err)) != 0)
         return rc;
     return 0;
 }
@@ -162,15 +162,15 @@ int reg_version_json(const mops_ctx_t *ctx, const reg_model_t *m, int64_t versio
         json_loads(store_col_text(s, 10), 0, NULL), "dataset", store_col_text(s, 11),
         "environment", json_loads(store_col_text(s, 12), 0, NULL), "signature",
         json_loads(store_col_text(s, 13), 0, NULL), "stage", store_col_text(s, 14), "created_by",
-        store_col_text(s, 15), "created_at", reg_time_json(store_col_int(s, 16)), "updated_at",
-        reg_time_json(store_col_int(s, 17)), "archived", archived != 0, "archived_at",
-        reg_time_json(archived));
+        store_col_text(s, 15), "created_at", mops_json_time(store_col_int(s, 16)), "updated_at",
+        mops_json_time(store_col_int(s, 17)), "archived", archived != 0, "archived_at",
+        mops_json_time(archived));
     store_finalize(s);
     if (!o)
         return mops_err_set(err, MOPS_ECORRUPT, "version %lld of %s/%s has unreadable metadata",
                             (long long)number, m->team, m->name);
     json_t *tags = NULL;
-    if ((rc = reg_tags_json(ctx, "version_tags", "version_id", version_id, &tags, err)) != 0)
+    if ((rc = store_tags_json(ctx->db, "version_tags", "version_id", version_id, &tags, err)) != 0)
         goto fail;
     json_object_set_new(o, "tags", tags);
     if ((rc = store_query(ctx->db, &s, err,
@@ -338,13 +338,13 @@ int registry_version_create(const mops_ctx_t *ctx, const char *team, const char 
         mops_json_str(source, "commit", ""), params, metrics, mops_json_str(spec, "dataset", ""),
         environment, sig, ctx->who ? ctx->who->user_id : (int64_t)0, now, now);
     if (rc == 0 && json_object_get(spec, "tags"))
-        rc = reg_tags_replace(ctx, "version_tags", "version_id", id,
+        rc = store_tags_replace(ctx->db, "version_tags", "version_id", id,
                               json_object_get(spec, "tags"), err);
     if (rc == 0)
         rc = audit_record(ctx, "version.create", reg_target(ctx, &m, number), m.team_id, spec,
                           err);
 end:
-    if ((rc = reg_tx_end(ctx, rc, err)) == 0)
+    if ((rc = store_end(ctx->db, rc, err)) == 0)
         rc = reg_version_json(ctx, &m, id, out, err);
 out:
     free(params);
@@ -363,6 +363,12 @@ int registry_version_get(const mops_ctx_t *ctx, const char *team, const char *mo
     if (rc == 0)
         rc = reg_version_resolve(ctx, &m, ref, &v, err);
     return rc ? rc : reg_version_json(ctx, &m, v.id, out, err);
+}
+
+static int version_item(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
+                        mops_err_t *err)
+{
+    return reg_version_json(ctx, arg, id, out, err);
 }
 
 int registry_version_list(const mops_ctx_t *ctx, const char *team, const char *model,
@@ -391,33 +397,7 @@ int registry_version_list(const mops_ctx_t *ctx, const char *team, const char *m
     store_stmt_t *s;
     rc = store_sql_query(ctx->db, &q, &s, err);
     store_sql_release(&q);
-    if (rc != 0)
-        return rc;
-    int64_t *ids = mops_arena_alloc(ctx->arena, sizeof *ids * (size_t)(limit + 1) * 2);
-    int n = 0;
-    while ((rc = store_step(s, err)) == STORE_ROW && n <= limit) {
-        ids[2 * n] = store_col_int(s, 0);
-        ids[2 * n + 1] = store_col_int(s, 1);
-        n++;
-    }
-    store_finalize(s);
-    if (rc < 0)
-        return rc;
-    int more = n > limit;
-    if (more)
-        n = limit;
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o;
-        if ((rc = reg_version_json(ctx, &m, ids[2 * i], &o, err)) != 0) {
-            json_decref(items);
-            return rc;
-        }
-        json_array_append_new(items, o);
-    }
-    *out = json_pack("{s:o, s:o}", "items", items, "next_page_token",
-                     more ? json_sprintf("%lld", (long long)ids[2 * (n - 1) + 1]) : json_null());
-    return 0;
+    return rc ? rc : store_page(ctx, s, limit, version_item, &m, out, err);
 }
 
 int registry_version_update(const mops_ctx_t *ctx, const char *team, const char *model,
@@ -433,7 +413,7 @@ int registry_version_update(const mops_ctx_t *ctx, const char *team, const char 
     const char *desc = mops_json_str(spec, "description", NULL);
     json_t *tags = json_object_get(spec, "tags");
     if ((desc && (rc = mops_text_check("description", desc, MOPS_TEXT_MAX, err)) != 0) ||
-        (rc = reg_tags_check(tags, err)) != 0)
+        (rc = mops_json_tags_check(tags, REGISTRY_TAGS_MAX, err)) != 0)
         return rc;
     if (v.archived)
         return mops_err_set(err, MOPS_EPRECOND, "version %lld of %s/%s is archived",
@@ -445,11 +425,11 @@ int registry_version_update(const mops_ctx_t *ctx, const char *team, const char 
                     "WHERE id = ?",
                     "tii", desc, mops_now_ms(), v.id);
     if (rc == 0 && tags)
-        rc = reg_tags_replace(ctx, "version_tags", "version_id", v.id, tags, err);
+        rc = store_tags_replace(ctx->db, "version_tags", "version_id", v.id, tags, err);
     if (rc == 0)
         rc = audit_record(ctx, "version.update", reg_target(ctx, &m, v.number), m.team_id, spec,
                           err);
-    if ((rc = reg_tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         return rc;
     return reg_version_json(ctx, &m, v.id, out, err);
 }
@@ -485,7 +465,7 @@ int registry_version_archive(const mops_ctx_t *ctx, const char *team, const char
         if (rc == 0)
             rc = audit_record(ctx, "version.archive", reg_target(ctx, &m, v.number), m.team_id,
                               NULL, err);
-        if ((rc = reg_tx_end(ctx, rc, err)) != 0)
+        if ((rc = store_end(ctx->db, rc, err)) != 0)
             return rc;
     }
     return reg_version_json(ctx, &m, v.id, out, err);
@@ -515,7 +495,7 @@ int registry_version_open_artifact(const mops_ctx_t *ctx, const char *team, cons
                           detail, err);
         json_decref(detail);
     }
-    if ((rc = reg_tx_end(ctx, rc, err)) != 0) {
+    if ((rc = store_end(ctx->db, rc, err)) != 0) {
         close(f);
         return rc;
     }

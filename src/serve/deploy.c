@@ -69,14 +69,6 @@ static const mops_json_field_t sticky_fields[] = {
 
 #define MAX_TARGETS 16
 
-static int tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err)
-{
-    if (rc == 0)
-        rc = store_commit(ctx->db, err);
-    store_rollback(ctx->db);
-    return rc;
-}
-
 /* ----------------------------------------------------------- the row */
 
 typedef struct dep {
@@ -444,7 +436,7 @@ int serve_deployment_create(const mops_ctx_t *ctx, const json_t *spec, json_t **
         rc = serve__epoch_bump(ctx, err);
     if (rc == 0)
         rc = audit_record(ctx, "deployment.create", target_name(ctx, name), team_id, spec, err);
-    if ((rc = tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         goto out;
     c->deployment_id = id; /* not yet published: still ours to fill */
     serve__publish(c);
@@ -570,7 +562,7 @@ static int dep_write(const mops_ctx_t *ctx, dep_t *d, const char *action, json_t
         snprintf(audit_action, sizeof audit_action, "deployment.%s", action);
         rc = audit_record(ctx, audit_action, target_name(ctx, d->name), d->team_id, detail, err);
     }
-    if ((rc = tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         goto out;
     serve__publish(c);
     c = NULL;
@@ -781,7 +773,7 @@ int serve_deployment_delete(const mops_ctx_t *ctx, const char *name, mops_err_t 
             rc = audit_record(ctx, "deployment.delete", target_name(ctx, name), d.team_id, NULL,
                               err);
     }
-    rc = tx_end(ctx, rc, err);
+    rc = store_end(ctx->db, rc, err);
     if (rc == 0)
         serve__unpublish(d.id, 1);
     free(text);

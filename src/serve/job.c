@@ -73,14 +73,6 @@ static void job_kick(void)
     serve__waker_kick(&job_waker);
 }
 
-static int tx_end(const mops_ctx_t *ctx, int rc, mops_err_t *err)
-{
-    if (rc == 0)
-        rc = store_commit(ctx->db, err);
-    store_rollback(ctx->db);
-    return rc;
-}
-
 /* -------------------------------------------------------------- inputs */
 
 struct serve_upload {
@@ -147,7 +139,7 @@ int serve_job_input_finish(const mops_ctx_t *ctx, serve_upload_t *u, json_t **ou
                               detail, err);
             json_decref(detail);
         }
-        rc = tx_end(ctx, rc, err);
+        rc = store_end(ctx->db, rc, err);
     }
     if (rc == 0)
         *out = json_pack("{s:s, s:I}", "sha256", sha, "size", (json_int_t)size);
@@ -445,7 +437,7 @@ int serve_job_submit(const mops_ctx_t *ctx, const json_t *spec, json_t **out, mo
             rc = audit_record(ctx, "job.submit", mops_arena_printf(ctx->arena, "job/%lld",
                                                                    (long long)id),
                               team_id, spec, err);
-        rc = tx_end(ctx, rc, err);
+        rc = store_end(ctx->db, rc, err);
     }
     free(text);
     if (rc != 0)
@@ -487,7 +479,7 @@ int serve_job_cancel(const mops_ctx_t *ctx, int64_t id, json_t **out, mops_err_t
         rc = audit_record(ctx, "job.cancel", mops_arena_printf(ctx->arena, "job/%lld",
                                                                (long long)id),
                           team_id, NULL, err);
-    if ((rc = tx_end(ctx, rc, err)) != 0)
+    if ((rc = store_end(ctx->db, rc, err)) != 0)
         return rc;
     if (changed)
         atomic_store(&cancel_hint, id);

@@ -165,4 +165,17 @@ int store_tags_replace(store_conn_t *c, const char *table, const char *id_col, i
 int store_tags_json(store_conn_t *c, const char *table, const char *id_col, int64_t id,
                     json_t **out, mops_err_t *err);
 
+/* ------------------------------------------------------------ paged lists */
+
+/* A page of a list: s returns (id, page key) rows in the list's order, at
+ * most limit + 1 of them; item turns an id into its JSON (it may run
+ * queries of its own: the rows are read first). *out: {"items",
+ * "next_page_token"} (the last item's key when rows are left, else null).
+ * Finalizes s whatever happens. */
+#include "core/ctx.h"
+typedef int (*store_item_fn)(const mops_ctx_t *ctx, const void *arg, int64_t id, json_t **out,
+                             mops_err_t *err);
+int store_page(const mops_ctx_t *ctx, store_stmt_t *s, int limit, store_item_fn item,
+               const void *arg, json_t **out, mops_err_t *err);
+
 #endif

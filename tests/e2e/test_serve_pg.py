@@ -73,8 +73,11 @@ class TwoServers(mopstest.TestCase):
         a.ok("PATCH", D, {"canaries": [{"model": "churn", "version": 2, "weight": 50}]})
         a.ok("PATCH", D, {"promote": {"model": "churn", "version": 2}})
         self.assertEqual(self.version_on(a, "dep"), "2")  # at once where it changed
-        self.eventually("the promotion on B", lambda: self.version_on(b, "dep") == "2")
-        self.assertEqual(b.ok("GET", D + "/stats")["stats"]["revision"], 3)
+        # B may answer "2" from the canary revision already: wait for the
+        # promotion's revision itself
+        self.eventually("the promotion on B",
+                        lambda: b.ok("GET", D + "/stats")["stats"]["revision"] == 3)
+        self.assertEqual(self.version_on(b, "dep"), "2")
         b.ok("POST", D + "/rollback", {"revision": 1})   # and the other way round
         self.eventually("the rollback on A", lambda: self.version_on(a, "dep") == "1")
         a.ok("DELETE", D)
