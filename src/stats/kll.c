@@ -91,10 +91,15 @@ static void level_reserve(level_t *l, uint32_t want)
  * items before it (ties by position), compares without branches that the
  * compiler vectorises; about twice as fast as insertion sort on the small
  * level-0 runs most compactions sort (branch mispredictions dominate
- * insertion sort on random input). */
+ * insertion sort on random input); a sorted run is only checked. */
 #define SMALL_SORT 32
 static void small_sort(double *v, size_t n)
 {
+    size_t k = 1;
+    while (k < n && v[k - 1] <= v[k])
+        k++;
+    if (k >= n)
+        return; /* sorted already (runs of one repeated value are common) */
     double t[SMALL_SORT];
     for (size_t i = 0; i < n; i++) {
         double x = v[i];
