@@ -5,7 +5,12 @@
    single-row OIP inference of the 500-tree, 50-feature benchmark model,
    the same server data started with `--monitoring on` and `--monitoring
    off` in turn (the prediction log on in both), BENCH_REPEATS times
-   interleaved; the cost is 1 - on/off of the medians (target: <= 5%).
+   interleaved; the cost is 1 - on/off of the medians (target: <= 5%),
+   and the server's CPU time per request on over off (steadier on a
+   shared machine), each with its spread over the runs.
+1b. The fold alone: bench_observe.c (built here against the release
+   library) calls monitor_observe with the benchmark rows on 1 and 2
+   threads and reports CPU ns per request.
 2. A drift report over 1,000,000 rows x 50 features: 100 inference
    requests of 10,000 rows (the benchmark rows, features 0-4 shifted in
    half of them) folded into the hourly window, a reference profile from
@@ -22,6 +27,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,9 +74,40 @@ def throughput(binary, model_dir, tmp):
             statistics.median(r["p99_us"] for r in v),
             statistics.median(r["cpu_us"] for r in v),
             sum(r["non_2xx"] + r["socket_errors"] for r in v)))
-    print("   monitoring costs %.1f%% of serving throughput (target <= 5%%)"
-          % (100 * (1 - med["monitoring on"] / med["monitoring off"])))
+    cpu = {k: statistics.median(r["cpu_us"] for r in v) for k, v in results.items()}
+    print("   monitoring costs %.1f%% of serving throughput (target <= 5%%) and %+.1f%% server "
+          "CPU per request"
+          % (100 * (1 - med["monitoring on"] / med["monitoring off"]),
+             100 * (cpu["monitoring on"] / cpu["monitoring off"] - 1)))
+    for k, v in results.items():
+        rps = sorted(r["rps"] for r in v)
+        us = sorted(r["cpu_us"] for r in v)
+        print("   %-15s requests/s %.0f-%.0f, CPU %.1f-%.1f us/req over %d runs" % (
+            k, rps[0], rps[-1], us[0], us[-1], len(v)))
     print("   runs: " + json.dumps({k: [round(r["rps"]) for r in v] for k, v in results.items()}))
+
+
+def fold(binary, model_dir, tmp):
+    """The fold alone (bench_observe.c), against the release library."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    lib = os.path.join(os.path.dirname(os.path.abspath(binary)), "libmops.a")
+    exe = os.path.join(tmp, "bench_observe")
+
+    def pc(*args):
+        return subprocess.run(["pkg-config"] + list(args), capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra", "-Werror",
+                    "-I" + os.path.join(root, "src")] + pc("--cflags", "jansson", "libpq") +
+                   ["-o", exe, os.path.join(HERE, "bench_observe.c"), lib] +
+                   pc("--libs", "libmicrohttpd", "jansson", "sqlite3", "libpq", "libcrypto",
+                      "libcurl", "yaml-0.1", "libpcre2-8", "libxxhash", "gsl") +
+                   ["-lcsv", "-lpthread", "-lm"], check=True)
+    rows, features = map(int, open(os.path.join(model_dir, "meta.txt")).read().split()[:2])
+    print("== monitor: the fold alone (monitor_observe, no HTTP, no model)")
+    sys.stdout.flush()
+    subprocess.run([exe, os.path.join(model_dir, "rows.f32"), str(rows), str(features), "5",
+                    "2"], check=True)
 
 
 def post(srv, path, raw, ctype):
@@ -133,6 +170,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="mops-bench-monitor-")
     try:
         throughput(sys.argv[1], sys.argv[2], tmp)
+        fold(sys.argv[1], sys.argv[2], tmp)
         report(sys.argv[1], sys.argv[2], tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

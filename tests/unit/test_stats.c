@@ -212,6 +212,32 @@ static void test_kll_bound(void **state)
     }
 }
 
+/* stats_kll_add_many is stats_kll_add in turn, bit for bit (the JSON
+ * holds every level and the coin state), in runs of any length. */
+static void test_kll_add_many(void **state)
+{
+    (void)state;
+    size_t n = 50000, runs[] = {1, 7, 64, 599, 600, 4096};
+    double *v = make_data(D_LOGNORMAL, n, 5);
+    stats_kll_t *one = stats_kll_new(STATS_KLL_K);
+    for (size_t i = 0; i < n; i++)
+        stats_kll_add(one, v[i]);
+    json_t *want = stats_kll_to_json(one);
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        stats_kll_t *many = stats_kll_new(STATS_KLL_K);
+        for (size_t i = 0; i < n; i += runs[r])
+            stats_kll_add_many(many, v + i, n - i < runs[r] ? n - i : runs[r]);
+        json_t *got = stats_kll_to_json(many);
+        if (!json_equal(want, got))
+            fail_msg("runs of %zu: the sketch differs from one add per value", runs[r]);
+        json_decref(got);
+        stats_kll_free(many);
+    }
+    json_decref(want);
+    stats_kll_free(one);
+    free(v);
+}
+
 static void test_kll_merge(void **state)
 {
     (void)state;
@@ -662,6 +688,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_moments),   cmocka_unit_test(test_kll_bound),
         cmocka_unit_test(test_kll_merge), cmocka_unit_test(test_kll_json),
+        cmocka_unit_test(test_kll_add_many),
         cmocka_unit_test(test_hll),       cmocka_unit_test(test_hist),
         cmocka_unit_test(test_topk),      cmocka_unit_test(test_column),
     };
