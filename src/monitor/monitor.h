@@ -159,9 +159,10 @@ int monitor_rule_delete(const mops_ctx_t *ctx, const char *deployment, const cha
 
 /*
  * Every inference request served by a deployment (sampled by the
- * prediction log or not) is folded, on the request's thread under a short
- * per-deployment lock, into the current hourly window of its deployment
- * and version: requests, errors, a latency sketch and fixed Prometheus
+ * prediction log or not) is folded, on the request's thread into a stripe
+ * of its own (no lock shared with other request threads; the writer merges
+ * the stripes), into the current hourly window of its deployment and
+ * version: requests, errors, a latency sketch and fixed Prometheus
  * buckets, and per input feature and per output: count, missing (NaN),
  * moments and a KLL quantile sketch — constant memory whatever the
  * traffic. A thread of ours writes windows out every flush_ms, merging
