@@ -41,6 +41,10 @@
 #endif
 /* The writer's nap after it emptied the queue. */
 #define WRITER_NAP_MS 100
+/* Retention: how often old rows are looked for, and how many go per
+ * transaction (short ones: serving's writers wait behind each). */
+#define SWEEP_EVERY_MS (10 * 60 * 1000)
+#define SWEEP_ROWS 5000
 
 static serve_ring_t *q_ring;
 static int q_sample = 1;
@@ -48,6 +52,7 @@ static atomic_int q_stop;
 static atomic_uint_fast64_t q_seen;
 static pthread_t q_writer;
 static int q_running;
+static int q_retention_days;
 
 static atomic_uint_fast64_t n_queued, n_written, n_dropped, n_sampled, n_failed;
 
@@ -205,14 +210,51 @@ static void yield_to_writers(void)
     }
 }
 
+/* Delete the rows older than the retention, a bounded batch per
+ * transaction, yielding to other writers between them. The log is the
+ * raw record; monitoring's windows and FinOps' usage keep their own
+ * aggregates, so reports over old periods do not need these rows. */
+static void sweep(store_conn_t **db)
+{
+    mops_err_t err;
+    if (!*db && store_conn_acquire(serve__g->st, db, &err) != 0) {
+        *db = NULL;
+        return;
+    }
+    int64_t before = mops_now_ms() - (int64_t)q_retention_days * 86400000, gone = 0, n = 0;
+    int rc = 0;
+    do {
+        n = 0;
+        rc = store_begin(*db, &err);
+        if (rc == 0)
+            rc = store_exec(*db, &n, &err,
+                            "DELETE FROM prediction_log WHERE id IN (SELECT id FROM "
+                            "prediction_log WHERE ts < ? ORDER BY id LIMIT ?)",
+                            "ii", before, (int64_t)SWEEP_ROWS);
+        rc = store_end(*db, rc, &err);
+        gone += n;
+        yield_to_writers();
+    } while (rc == 0 && n == SWEEP_ROWS && !atomic_load(&q_stop));
+    if (rc != 0)
+        mops_error("serve: cannot delete old prediction log rows: %s", err.msg);
+    else if (gone)
+        mops_info("serve: deleted %lld prediction log rows older than %d days", (long long)gone,
+                  q_retention_days);
+}
+
 static void *writer_main(void *arg)
 {
     (void)arg;
     store_conn_t *db = NULL;
     store_rows_t *rows = NULL;
+    int64_t next_sweep = 0;
     serve__thread_nice(WRITER_NICE);
     for (;;) {
         int stop = atomic_load(&q_stop);
+        if (q_retention_days > 0 && !stop && mops_now_ms() >= next_sweep) {
+            sweep(&db);
+            next_sweep = mops_now_ms() + SWEEP_EVERY_MS;
+        }
         /* Everything queued, in batches; then a nap, so that a quiet server
          * commits (and syncs) a few times a second, not once a record. */
         while (write_batch(&db, &rows))
@@ -227,9 +269,10 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int serve__log_start(int64_t queue_bytes, int sample, mops_err_t *err)
+int serve__log_start(int64_t queue_bytes, int sample, int retention_days, mops_err_t *err)
 {
     q_sample = sample > 0 ? sample : 1;
+    q_retention_days = retention_days;
     atomic_store(&q_stop, 0);
     atomic_store(&q_seen, 0);
     atomic_store(&n_queued, 0);

@@ -271,7 +271,7 @@ int serve_start(store_t *st, const mops_env_t *env, const serve_options_t *opts,
         return mops_err_set(err, MOPS_EINTERNAL, "cannot create a thread key");
     serve__g = &state;
     sync_waker.kicked = 0;
-    if ((rc = serve__log_start(opts->queue_bytes, opts->log_sample, err)) != 0)
+    if ((rc = serve__log_start(opts->queue_bytes, opts->log_sample, opts->log_retention_days, err)) != 0)
         goto fail_key;
     if ((rc = serve__shadow_start(opts->shadow_workers, err)) != 0)
         goto fail_log;

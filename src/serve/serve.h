@@ -58,9 +58,11 @@ typedef struct serve_options {
     int poll_ms;         /* how often to look for other servers' changes */
     int job_poll_ms;     /* how often to look for queued jobs and cancellations */
     const char *version; /* this server's version, for GET /v2 */
+    int log_retention_days; /* prediction log rows older than this are deleted
+                               (--log-retention-days); 0 keeps them */
 } serve_options_t;
 
-#define SERVE_OPTIONS_INIT {10000, (int64_t)16 << 20, 10, 2, 1, 1000, 1000, "0"}
+#define SERVE_OPTIONS_INIT {10000, (int64_t)16 << 20, 10, 2, 1, 1000, 1000, "0", 90}
 
 /* Start serving on store st: the threads that publish deployments (and
  * notice other servers' changes), write the prediction log, run shadows

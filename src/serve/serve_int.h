@@ -189,7 +189,7 @@ json_t *serve__log_json(void);
 int serve__log_on(void);
 
 /* The writer thread: start it; stop it after writing out what is queued. */
-int serve__log_start(int64_t queue_bytes, int sample, mops_err_t *err);
+int serve__log_start(int64_t queue_bytes, int sample, int retention_days, mops_err_t *err);
 void serve__log_stop(void);
 
 /* Tell every observer (serve_observer_add) of ev. */

@@ -23,7 +23,8 @@ typedef struct setting {
 
 enum { S_DATA, S_LISTEN, S_DB, S_THREADS, S_MAX_BODY, S_MAX_UPLOAD, S_ACCESS_LOG, S_LOG_LEVEL,
        S_LOG_FORMAT, S_MAX_ROWS, S_PREDICTION_QUEUE, S_LOG_SAMPLE, S_SHADOW_WORKERS,
-       S_JOB_THREADS, S_MONITORING, S_MONITOR_INTERVAL, S_METER_INTERVAL, S_COUNT };
+       S_JOB_THREADS, S_MONITORING, S_MONITOR_INTERVAL, S_METER_INTERVAL, S_LOG_RETENTION,
+       S_COUNT };
 
 void server_config_usage(FILE *f)
 {
@@ -48,6 +49,8 @@ void server_config_usage(FILE *f)
             "                       (MOPS_PREDICTION_QUEUE; 16MiB; 0 turns the log off)\n"
             "  --log-sample N       once that queue is 3/4 full keep 1 prediction in N\n"
             "                       (MOPS_LOG_SAMPLE; 10)\n"
+            "  --log-retention-days N  delete prediction log rows older than N days\n"
+            "                       (MOPS_LOG_RETENTION_DAYS; 90; 0 keeps them)\n"
             "  --shadow-workers N   threads running shadow versions (MOPS_SHADOW_WORKERS; 2)\n"
             "  --job-threads N      scoring threads of a batch job (MOPS_JOB_THREADS; 1)\n"
             "  --monitoring on|off  fold every request into monitoring's aggregates\n"
@@ -142,6 +145,8 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
         [S_PREDICTION_QUEUE] = {"prediction_queue", "MOPS_PREDICTION_QUEUE", "prediction-queue",
                                 NULL, NULL},
         [S_LOG_SAMPLE] = {"log_sample", "MOPS_LOG_SAMPLE", "log-sample", NULL, NULL},
+        [S_LOG_RETENTION] = {"log_retention_days", "MOPS_LOG_RETENTION_DAYS",
+                             "log-retention-days", NULL, NULL},
         [S_SHADOW_WORKERS] = {"shadow_workers", "MOPS_SHADOW_WORKERS", "shadow-workers", NULL,
                               NULL},
         [S_JOB_THREADS] = {"job_threads", "MOPS_JOB_THREADS", "job-threads", NULL, NULL},
@@ -207,6 +212,7 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     cfg->max_rows = 10000;
     cfg->prediction_queue = (int64_t)16 << 20;
     cfg->log_sample = 10;
+    cfg->log_retention_days = 90;
     cfg->shadow_workers = 2;
     cfg->job_threads = 1;
     cfg->monitoring = 1;
@@ -229,6 +235,9 @@ int server_config_load(server_config_t *cfg, int argc, char **argv, mops_err_t *
     if (rc == 0 && st[S_LOG_SAMPLE].value &&
         (rc = to_int64(&st[S_LOG_SAMPLE], 0, 1, 1000000, &v, err)) == 0)
         cfg->log_sample = (int)v;
+    if (rc == 0 && st[S_LOG_RETENTION].value &&
+        (rc = to_int64(&st[S_LOG_RETENTION], 0, 0, 36500, &v, err)) == 0)
+        cfg->log_retention_days = (int)v;
     if (rc == 0 && st[S_SHADOW_WORKERS].value &&
         (rc = to_int64(&st[S_SHADOW_WORKERS], 0, 0, 64, &v, err)) == 0)
         cfg->shadow_workers = (int)v;

@@ -155,6 +155,7 @@ int server_run(const server_config_t *cfg, mops_err_t *err)
     so.max_rows = cfg->max_rows;
     so.queue_bytes = cfg->prediction_queue;
     so.log_sample = cfg->log_sample;
+    so.log_retention_days = cfg->log_retention_days;
     so.shadow_workers = cfg->shadow_workers;
     so.job_threads = cfg->job_threads;
     so.version = MOPS_VERSION;

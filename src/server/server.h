@@ -25,6 +25,7 @@ typedef struct server_config {
     int64_t max_rows;  /* max_rows:    --max-rows N, MOPS_MAX_ROWS (10000) */
     int64_t prediction_queue; /* prediction_queue: --prediction-queue SIZE (16MiB; 0: off) */
     int log_sample;    /* log_sample:  --log-sample N (10) */
+    int log_retention_days; /* log_retention_days: --log-retention-days N (90) */
     int shadow_workers;/* shadow_workers: --shadow-workers N (2) */
     int job_threads;   /* job_threads: --job-threads N (1) */
     int monitoring;    /* monitoring:  --monitoring on|off (on) */

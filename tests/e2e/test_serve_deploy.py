@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import struct
+import subprocess
 import threading
 import time
 
@@ -292,6 +293,33 @@ class Deploy(mopstest.TestCase):
             "NULL").fetchone()[0] == 1)
         log = srv.ok("GET", "/api/v1/deployments/p/stats")["prediction_log"]
         self.assertEqual((log["enabled"], log["dropped"], log["sampled_out"]), (True, 0, 0))
+
+    def test_log_retention(self):
+        srv = self.srv
+        self.create("r")
+        for _ in range(3):
+            self.infer("r")
+        count = "SELECT count(*) FROM prediction_log"
+        self.wait_for("the records", lambda: self.db().execute(count).fetchone()[0] == 3)
+        srv.stop()
+        with self.db(srv) as db:  # two of them are three days old now
+            db.execute("UPDATE prediction_log SET ts = ts - 3 * 86400000 WHERE id IN "
+                       "(SELECT id FROM prediction_log ORDER BY id LIMIT 2)")
+        srv = self.srv = self.server(["--log-retention-days", "2"], data_dir=srv.data_dir)
+        self.infer("r")
+        self.wait_for("the sweep", lambda: self.db().execute(count).fetchone()[0] == 2)
+        with self.db(srv) as db:
+            old = db.execute("SELECT count(*) FROM prediction_log WHERE ts < ?",
+                             (int(time.time() * 1000) - 86400000,)).fetchone()[0]
+        self.assertEqual(old, 0)
+        log = srv.stderr()
+        self.assertIn("deleted 2 prediction log rows older than 2 days", log)
+        # 0 keeps everything; a bad value is refused, naming the option
+        p = subprocess.run([mopstest.MOPS_BIN, "server", "--data", os.path.join(self.tmp, "x"),
+                            "--log-retention-days", "-1"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("log_retention_days \"-1\"", p.stderr)
 
     def test_full_queue_samples_then_drops(self):
         srv = self.start(["--prediction-queue", "8KiB", "--log-sample", "2"])

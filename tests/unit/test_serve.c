@@ -577,12 +577,12 @@ static void test_queue_samples_then_drops(void **state)
 {
     (void)state;
     mops_err_t err;
-    assert_int_equal(serve__log_start(0, 4, &err), 0); /* off: nothing is kept */
+    assert_int_equal(serve__log_start(0, 4, 0, &err), 0); /* off: nothing is kept */
     assert_null(serve__log_reserve(1, 2, 1, NULL));
     serve__log_stop();
     /* A queue no writer drains (the store is never reached: nothing is
      * committed), to see its policy alone. */
-    serve__log_start(16 * 1024, 4, &err);
+    serve__log_start(16 * 1024, 4, 0, &err);
     serve_stats_t *st = serve__stats_new();
     int kept = 0, refused = 0;
     serve_record_t *held[400];
