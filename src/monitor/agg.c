@@ -18,6 +18,7 @@
  * away stripe by stripe, folds what is pending and merges the stripes of a
  * slot into one window before writing it.
  */
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -606,6 +607,11 @@ static void *writer_main(void *arg)
         if (store_conn_acquire(run.st, &db, &err) == 0) {
             if (monitor_flush(db, &err) != 0)
                 mops_warn("monitor: writing windows: %s", err.msg);
+            /* The windows just written were built by the request threads,
+             * in their malloc arenas, and freed here: give those pages
+             * back, or a version that took traffic once keeps the
+             * process's memory up for good. */
+            malloc_trim(0);
             if (mon_rules_evaluate(db, run.env, 0, NULL, &err) != 0)
                 mops_warn("monitor: evaluating alert rules: %s", err.msg);
             store_conn_release(db);
