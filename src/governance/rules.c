@@ -406,6 +406,18 @@ static int fairness_eval(gov_eval_t *ev, const json_t *rule, gov_result_t *res, 
 
 static const mops_json_field_t plain_fields[] = {COMMON_FIELDS, {NULL, 0, 0}};
 
+/* The PII columns of a dataset's facts (the DataOps provider's answer)
+ * whose use no classifier approved: a new array. */
+static json_t *unapproved_pii(const json_t *facts)
+{
+    json_t *approved = json_object_get(facts, "approved_pii_columns"), *open = json_array();
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(facts, "pii_columns"), i, c) if (!array_has(
+        approved, json_string_value(c))) json_array_append(open, c);
+    return open;
+}
+
 static int data_eval(gov_eval_t *ev, const json_t *rule, gov_result_t *res, mops_err_t *err)
 {
     (void)rule;
@@ -426,11 +438,7 @@ static int data_eval(gov_eval_t *ev, const json_t *rule, gov_result_t *res, mops
         return 0;
     }
     int passed = json_is_true(json_object_get(json_object_get(facts, "quality"), "passed"));
-    json_t *approved = json_object_get(facts, "approved_pii_columns"), *open = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(facts, "pii_columns"), i, c) if (!array_has(
-        approved, json_string_value(c))) json_array_append(open, c);
+    json_t *open = unapproved_pii(facts);
     char list[200];
     names_text(open, ", ", list, sizeof list);
     if (!passed)
@@ -697,11 +705,7 @@ static void privacy_check(gov_eval_t *ev, gov_result_t *res)
                    mops_text_show(ds), perr.msg);
         return;
     }
-    json_t *approved = json_object_get(facts, "approved_pii_columns"), *open = json_array();
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(facts, "pii_columns"), i, c) if (!array_has(
-        approved, json_string_value(c))) json_array_append(open, c);
+    json_t *open = unapproved_pii(facts);
     char list[200];
     names_text(open, ", ", list, sizeof list);
     if (json_array_size(open))
