@@ -14,7 +14,7 @@
 # Environment: BENCH_ROWS (100000), BENCH_TREES (500), BENCH_DEPTH (8),
 # BENCH_FEATURES (50), BENCH_REPEATS (5), BENCH_BIG_MB (100),
 # BENCH_DATA_MB (300); for serve BENCH_SECONDS (10), BENCH_CONNECTIONS (16),
-# BENCH_SERVE_REPEATS (3), BENCH_LOAD_SECONDS (60).
+# BENCH_SERVE_REPEATS (5; monitor: 3), BENCH_LOAD_SECONDS (60).
 set -eu
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -82,7 +82,7 @@ serve_bench() {
         $PY bench/runtime/train_bench.py "$other" --rows 20000 --features "$FEATURES" \
             --trees 200 --depth 6 --seed 7
     fi
-    BENCH_REPEATS=${BENCH_SERVE_REPEATS:-3} $PY bench/serve/serve_bench.py speed \
+    BENCH_REPEATS=${BENCH_SERVE_REPEATS:-5} $PY bench/serve/serve_bench.py speed \
         build/release/mops "$data"
     $PY bench/serve/serve_bench.py load build/release/mops "$data" "$other/model.json"
 }

@@ -11,7 +11,7 @@ memory back within 10%).
 
 MODEL_DIR is what bench/runtime/train_bench.py writes (model.json, rows.f32,
 meta.txt). Environment: BENCH_SECONDS (10), BENCH_CONNECTIONS (16),
-BENCH_REPEATS (3), BENCH_LOAD_SECONDS (60), BENCH_THREADS (mops' HTTP threads in
+BENCH_REPEATS (5), BENCH_LOAD_SECONDS (60), BENCH_THREADS (mops' HTTP threads in
 the speed test: one per core by default, as nginx's worker_processes auto).
 """
 import json
@@ -208,7 +208,7 @@ def cpu_line():
 def speed(binary, model_dir):
     seconds = int(os.environ.get("BENCH_SECONDS", "10"))
     conns = int(os.environ.get("BENCH_CONNECTIONS", "16"))
-    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    repeats = int(os.environ.get("BENCH_REPEATS", "5"))
     threads = int(os.environ.get("BENCH_THREADS", str(os.cpu_count())))
     tmp = tempfile.mkdtemp(prefix="mops-bench-serve-")
     try:

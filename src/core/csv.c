@@ -13,6 +13,7 @@
 
 #include <csv.h>
 #include <errno.h>
+#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -363,10 +364,60 @@ static const double pow10_exact[] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+#if LDBL_MANT_DIG == 64 && (defined(__x86_64__) || defined(__i386__))
+#define HAVE_X87_SCALE 1
+#define POW10_LD_MAX 27
+/* 10^k for k <= 27 is exact in 64 bits of mantissa (5^27 < 2^64). */
+static const long double pow10_ld[POW10_LD_MAX + 1] = {
+    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+    1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+    1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
+};
+
+/* mant * 10^exp10 through one x87 operation: mant and the power are exact
+ * in its 64-bit mantissa, so x is within half an ulp of the true value and
+ * rounding x to a double (dropping its low 11 bits) gives the true value's
+ * rounding, unless those bits sit on a double midpoint (0x400), where the
+ * true value may lie on either side: then 0, and strtod decides. This is
+ * what clients' 17-digit floats (every float32 Python prints) need:
+ * Clinger's fast path stops at 2^53. */
+static int scale_x87(uint64_t mant, int exp10, double *out)
+{
+    if (exp10 < -POW10_LD_MAX || exp10 > POW10_LD_MAX)
+        return 0;
+    long double x = (long double)mant;
+    x = exp10 < 0 ? x / pow10_ld[-exp10] : x * pow10_ld[exp10];
+    uint64_t bits; /* the explicit 64-bit mantissa, little-endian first */
+    memcpy(&bits, &x, sizeof bits);
+    unsigned low = (unsigned)(bits & 0x7ff);
+    if (low >= 0x3ff && low <= 0x401)
+        return 0;
+    *out = (double)x;
+    return 1;
+}
+#endif
+
+/* mant (non-zero) * 10^exp10 correctly rounded, when that is cheap. */
+static int scale_exact(uint64_t mant, int exp10, double *out)
+{
+    if (mant <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+        /* Clinger's fast path: both exact, one IEEE operation. */
+        double v = (double)mant;
+        *out = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+        return 1;
+    }
+#ifdef HAVE_X87_SCALE
+    return scale_x87(mant, exp10, out);
+#else
+    return 0;
+#endif
+}
+
 /* The common case exactly and fast: [-]digits[.digits][e[+-]digits] with at
- * most 19 significant digits whose value is at most 2^53 and a power of ten
- * within 10^±22 — then one IEEE multiply or divide is correctly rounded
- * (Clinger's fast path). Returns 1 and *out, or 0 to let strtod decide. */
+ * most 19 significant digits and a power of ten within 10^±22 (10^±27 with
+ * an x87-sized long double). Returns 1 and *out, or 0 to let strtod decide:
+ * a wrong last bit here would change a tree's decision, so every value
+ * this returns is the correctly rounded one. */
 static int number_fast(const char *s, size_t len, double *out)
 {
     const char *p = s, *end = s + len;
@@ -417,14 +468,11 @@ static int number_fast(const char *s, size_t len, double *out)
             return 0;
         exp10 += eneg ? -e : e;
     }
-    if (p != end || mant > ((uint64_t)1 << 53))
+    if (p != end)
         return 0;
-    double v = (double)mant;
-    if (mant != 0) {
-        if (exp10 < -22 || exp10 > 22)
-            return 0;
-        v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
-    }
+    double v = 0;
+    if (mant != 0 && !scale_exact(mant, exp10, &v))
+        return 0;
     *out = neg ? -v : v;
     return 1;
 }

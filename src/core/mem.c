@@ -197,15 +197,36 @@ void mops_buf_putc(mops_buf_t *b, char c)
 
 void mops_buf_printf(mops_buf_t *b, const char *fmt, ...)
 {
+    /* Format once into the room there is; only a line that does not fit
+     * is formatted again, after growing. */
+    if (b->cap < b->len + 64)
+        buf_grow(b, 64);
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    buf_grow(b, (size_t)n);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+    if (n > 0 && (size_t)n >= b->cap - b->len) {
+        buf_grow(b, (size_t)n);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+    }
     va_end(ap2);
-    b->len += (size_t)n;
+    if (n > 0)
+        b->len += (size_t)n;
+    else
+        b->data[b->len] = '\0';
+}
+
+void mops_buf_int(mops_buf_t *b, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    mops_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 void mops_buf_reset(mops_buf_t *b)

@@ -53,6 +53,8 @@ void mops_buf_append(mops_buf_t *b, const void *p, size_t n);
 void mops_buf_puts(mops_buf_t *b, const char *s);
 void mops_buf_putc(mops_buf_t *b, char c);
 void mops_buf_printf(mops_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An integer in decimal, without printf's cost (hot paths). */
+void mops_buf_int(mops_buf_t *b, long long v);
 void mops_buf_reset(mops_buf_t *b);
 void mops_buf_release(mops_buf_t *b);
 /* The contents as a heap string the caller owns; b is left empty. */

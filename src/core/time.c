@@ -24,11 +24,26 @@ int64_t mops_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The calling thread's last reading of its CPU clock. */
+static __thread int64_t thread_cpu_last;
+
 int64_t mops_thread_cpu_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    thread_cpu_last = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return thread_cpu_last;
+}
+
+int64_t mops_thread_cpu_last_ns(void)
+{
+    return thread_cpu_last;
+}
+
+int64_t mops_thread_cpu_since(int64_t mark)
+{
+    int64_t from = mark > thread_cpu_last ? mark : thread_cpu_last;
+    return mops_thread_cpu_ns() - from;
 }
 
 void mops_time_format(int64_t ms, char *buf, size_t size)
@@ -39,10 +54,20 @@ void mops_time_format(int64_t ms, char *buf, size_t size)
         frac += 1000;
         sec -= 1;
     }
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    /* Every access log line formats the time: the seconds are formatted
+     * once per second per thread, the milliseconds each time. */
+    static __thread time_t cached_sec;
+    static __thread char cached[64];
+    if (sec != cached_sec || !cached[0]) {
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = sec;
+    }
+    char milli[6] = {'.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+                  (char)('0' + frac % 10), 'Z', '\0'};
+    snprintf(buf, size, "%s%s", cached, milli);
 }
 
 static int digits(const char **p, int n, int *out)

@@ -70,7 +70,7 @@ struct http_req {
     mops_denial_t denial; /* ctx.denial points here */
     char request_id[68];
     int64_t t0_us;
-    int64_t cpu_mark_ns; /* the thread CPU clock when the request began */
+    int64_t cpu_mark_ns; /* its CPU time counts from here (mops_thread_cpu_since) */
     mops_buf_t body;
     int64_t body_len;
     json_t *json;        /* parsed JSON body */

@@ -333,6 +333,7 @@ static struct {
     pthread_mutex_t retired_mu;
     mon_acc_t *retired;  /* windows that ended before the writer took them */
     int dropped_slots;   /* pairs not tracked: the table was full */
+    atomic_uint_fast64_t freed; /* windows written and freed, ever */
 } agg = {.lock = PTHREAD_RWLOCK_INITIALIZER, .retired_mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* A thread's stripe and the last slot it folded into. */
@@ -567,10 +568,12 @@ int monitor_flush(store_conn_t *db, mops_err_t *err)
             retire(a); /* keep it for the next attempt */
             continue;
         }
-        if (rc != 0)
+        if (rc != 0) {
             retire(a);
-        else
+        } else {
             mon_acc_free(a);
+            atomic_fetch_add_explicit(&agg.freed, 1, memory_order_relaxed);
+        }
     }
     return rc;
 }
@@ -605,13 +608,15 @@ static void *writer_main(void *arg)
         store_conn_t *db;
         mops_err_t err;
         if (store_conn_acquire(run.st, &db, &err) == 0) {
+            uint_fast64_t freed = atomic_load(&agg.freed);
             if (monitor_flush(db, &err) != 0)
                 mops_warn("monitor: writing windows: %s", err.msg);
             /* The windows just written were built by the request threads,
              * in their malloc arenas, and freed here: give those pages
              * back, or a version that took traffic once keeps the
-             * process's memory up for good. */
-            malloc_trim(0);
+             * process's memory up for good. An idle flush has none. */
+            if (atomic_load(&agg.freed) != freed)
+                malloc_trim(0);
             if (mon_rules_evaluate(db, run.env, 0, NULL, &err) != 0)
                 mops_warn("monitor: evaluating alert rules: %s", err.msg);
             store_conn_release(db);

@@ -398,9 +398,14 @@ static void oip_tensor_head(mops_buf_t *b, int *first, const char *name, const c
     mops_buf_puts(b, *first ? "{\"name\":" : ",{\"name\":");
     *first = 0;
     jw_str(b, name);
-    mops_buf_printf(b, ",\"datatype\":\"%s\",\"shape\":[%zu", dtype, n);
-    if (two_d)
-        mops_buf_printf(b, ",%zu", width);
+    mops_buf_puts(b, ",\"datatype\":\"");
+    mops_buf_puts(b, dtype);
+    mops_buf_puts(b, "\",\"shape\":[");
+    mops_buf_int(b, (long long)n);
+    if (two_d) {
+        mops_buf_putc(b, ',');
+        mops_buf_int(b, (long long)width);
+    }
     mops_buf_puts(b, "],\"data\":[");
 }
 
@@ -422,14 +427,17 @@ static void jw_answered_by(mops_buf_t *b, const served_t *s)
     char label[2 * MOPS_NAME_MAX + 2];
     snprintf(label, sizeof label, "%s/%s", m->ref.m.team, m->ref.m.model);
     jw_str(b, label);
-    mops_buf_printf(b, ",\"version\":%lld", (long long)m->ref.number);
+    mops_buf_puts(b, ",\"version\":");
+    mops_buf_int(b, (long long)m->ref.number);
     if (s->cfg) {
         mops_buf_puts(b, ",\"deployment\":");
         jw_str(b, s->cfg->name);
-        mops_buf_printf(b, ",\"revision\":%lld", (long long)s->cfg->revision);
+        mops_buf_puts(b, ",\"revision\":");
+        mops_buf_int(b, (long long)s->cfg->revision);
     }
-    mops_buf_printf(b, ",\"role\":\"%s\"}",
-                    serve_role_name(s->target ? s->target->role : SERVE_ROLE_DIRECT));
+    mops_buf_puts(b, ",\"role\":\"");
+    mops_buf_puts(b, serve_role_name(s->target ? s->target->role : SERVE_ROLE_DIRECT));
+    mops_buf_puts(b, "\"}");
 }
 
 static void oip_answer(mops_buf_t *b, const served_t *s, const jv_t *body,
@@ -442,7 +450,9 @@ static void oip_answer(mops_buf_t *b, const served_t *s, const jv_t *body,
     const char *id = serve__jv_str(serve__jv_get(body, "id"));
     mops_buf_puts(b, "{\"model_name\":");
     jw_str(b, s->name);
-    mops_buf_printf(b, ",\"model_version\":\"%lld\",\"id\":", (long long)m->ref.number);
+    mops_buf_puts(b, ",\"model_version\":\"");
+    mops_buf_int(b, (long long)m->ref.number);
+    mops_buf_puts(b, "\",\"id\":");
     jw_str(b, id ? id : request_id);
     mops_buf_puts(b, ",\"parameters\":");
     jw_answered_by(b, s);
@@ -562,7 +572,7 @@ static void account(const mops_ctx_t *ctx, const served_t *s, const serve_call_t
                     int64_t wall_us)
 {
     const serve_model_t *m = s->model;
-    int64_t cpu_ns = call ? mops_thread_cpu_ns() - call->cpu_mark_ns : 0;
+    int64_t cpu_ns = call ? mops_thread_cpu_since(call->cpu_mark_ns) : 0;
     observe(ctx, s, call, rows, out, bytes_out, wall_us, cpu_ns, 0);
     size_t F = m->info.n_features;
     serve_record_t *r = serve__log_reserve(out->n, F, out->width, s->cfg ? s->cfg->stats : NULL);
@@ -610,7 +620,7 @@ static int run(const mops_ctx_t *ctx, const char *name, const char *version,
         if (s.cfg)
             atomic_fetch_add(&s.cfg->stats->errors, 1);
         observe(ctx, &s, call, NULL, NULL, 0, call ? mops_mono_us() - call->t0_us : 0,
-                call ? mops_thread_cpu_ns() - call->cpu_mark_ns : 0, rc);
+                call ? mops_thread_cpu_since(call->cpu_mark_ns) : 0, rc);
         served_release(&s);
         return rc;
     }

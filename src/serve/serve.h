@@ -229,7 +229,7 @@ int serve_lineage_deployments(const mops_ctx_t *ctx, const char *team, const cha
  * sticky routing by header. */
 typedef struct serve_call {
     int64_t t0_us;          /* monotonic time (mops_mono_us) of its first byte */
-    int64_t cpu_mark_ns;    /* the thread CPU clock (mops_thread_cpu_ns) then */
+    int64_t cpu_mark_ns;    /* its CPU time counts from here (mops_thread_cpu_since) */
     int64_t bytes_in;       /* request body bytes */
     const char *(*header)(void *arg, const char *name); /* a request header or NULL */
     void *header_arg;

@@ -1,15 +1,17 @@
 /*
  * test_core.c — unit tests for src/core: errors, arena, buffer, names,
- * time, SHA-256, JSON checks, durable files.
+ * time and the thread CPU clock, SHA-256, JSON checks, durable files.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/crypto.h"
@@ -67,6 +69,25 @@ static void test_buf(void **state)
     char *d = mops_buf_detach(&b);
     assert_null(b.data);
     free(d);
+    /* A line longer than the room left is formatted whole. */
+    char big[300];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    mops_buf_puts(&b, "ab");
+    mops_buf_printf(&b, "<%s>%d", big, 7);
+    assert_int_equal(b.len, 2 + 1 + 299 + 1 + 1);
+    assert_string_equal(b.data + b.len - 3, "x>7");
+    mops_buf_printf(&b, "%s", "");
+    assert_int_equal(b.len, strlen(b.data));
+    mops_buf_reset(&b);
+    mops_buf_int(&b, 0);
+    mops_buf_putc(&b, ' ');
+    mops_buf_int(&b, -42);
+    mops_buf_putc(&b, ' ');
+    mops_buf_int(&b, LLONG_MIN);
+    mops_buf_putc(&b, ' ');
+    mops_buf_int(&b, LLONG_MAX);
+    assert_string_equal(b.data, "0 -42 -9223372036854775808 9223372036854775807");
     mops_buf_release(&b);
 }
 
@@ -123,6 +144,11 @@ static void test_time(void **state)
     char buf[40];
     mops_time_format(0, buf, sizeof buf);
     assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    /* The same second again (its text is cached), then before 1970. */
+    mops_time_format(7, buf, sizeof buf);
+    assert_string_equal(buf, "1970-01-01T00:00:00.007Z");
+    mops_time_format(-1, buf, sizeof buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
     mops_time_format(1795402560123LL, buf, sizeof buf);
     int64_t ms, ms2;
     assert_int_equal(mops_time_parse(buf, &ms), 0);
@@ -136,6 +162,32 @@ static void test_time(void **state)
     assert_int_equal(mops_time_parse("2026-11-23", &ms), MOPS_EINVAL);
     assert_int_equal(mops_time_parse("2026-11-23T00:00:00", &ms), MOPS_EINVAL);
     assert_int_equal(mops_time_parse("2026-11-23T00:00:00Zjunk", &ms), MOPS_EINVAL);
+}
+
+/* Burn ms of this thread's CPU without reading it through core/time. */
+static void spin_cpu_ms(int ms)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    do
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    while ((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec) < ms * 1000000LL);
+}
+
+static void test_thread_cpu(void **state)
+{
+    (void)state;
+    int64_t mark = mops_thread_cpu_ns();
+    assert_true(mops_thread_cpu_last_ns() == mark);
+    spin_cpu_ms(30);
+    int64_t first = mops_thread_cpu_since(mark);
+    assert_true(first >= 30000000 && first < 1000000000);
+    /* A later span from the same mark starts at the last reading: the two
+     * spans do not overlap (interleaved requests are not counted twice). */
+    spin_cpu_ms(10);
+    int64_t second = mops_thread_cpu_since(mark);
+    assert_true(second >= 10000000 && second < first);
+    assert_true(mops_thread_cpu_last_ns() >= mark + first + second);
 }
 
 static void test_sha256(void **state)
@@ -256,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_text_and_utf8),
         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_thread_cpu),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_json_check),
         cmocka_unit_test(test_fs),
