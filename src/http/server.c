@@ -151,21 +151,24 @@ static void set_request_id(http_req_t *req)
             return;
         }
     }
-    /* 96 bits that only need to be unique, not secret: a per-thread
-     * generator seeded from the system's randomness once, rather than a
-     * libcrypto call (and its fork check) per request. */
+    /* 96 bits that only need to be unique, not secret: the time in
+     * milliseconds (48 bits), then 48 bits of a per-thread generator seeded
+     * from the system's randomness once (not a libcrypto call per request).
+     * Ids sort by time, so the prediction log's index of them grows at its
+     * end instead of dirtying a random page per logged request. */
     static __thread uint64_t seed[2];
     if (!seed[0] && !seed[1] && (mops_random_bytes(seed, sizeof seed) != 0 || !(seed[0] | seed[1])))
         seed[0] = (uint64_t)mops_mono_us() | 1;
+    /* xorshift128+ */
+    uint64_t x = seed[0], y = seed[1];
+    seed[0] = y;
+    x ^= x << 23;
+    seed[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    uint64_t rnd = seed[1] + y, ms = (uint64_t)mops_now_ms();
     unsigned char r[12];
-    for (int i = 0; i < 12; i += 8) {
-        /* xorshift128+ */
-        uint64_t x = seed[0], y = seed[1];
-        seed[0] = y;
-        x ^= x << 23;
-        seed[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
-        uint64_t v = seed[1] + y;
-        memcpy(r + i, &v, i + 8 <= 12 ? 8 : 4);
+    for (int i = 0; i < 6; i++) {
+        r[i] = (unsigned char)(ms >> (40 - 8 * i));
+        r[6 + i] = (unsigned char)(rnd >> (8 * i));
     }
     mops_hex_encode(r, sizeof r, req->request_id);
 }

@@ -110,6 +110,27 @@ class Config(mopstest.TestCase):
         self.assertEqual(again.admin, token)
         self.assertEqual(again.ok("GET", "/api/v1/whoami")["name"], "admin")
 
+    def test_request_ids(self):
+        # Generated ids are 24 hex digits, distinct, and sort by time (the
+        # prediction log's index of them grows at its end); a client's own
+        # id is kept.
+        srv = self.server()
+        ids = []
+        for i in range(40):
+            st, _, hdrs = srv.http("GET", "/api/v1/whoami", token=srv.admin)
+            self.assertEqual(st, 200)
+            ids.append(hdrs["X-Request-Id"])
+            if i % 10 == 9:
+                time.sleep(0.01)
+        for rid in ids:
+            self.assertRegex(rid, r"^[0-9a-f]{24}$")
+        self.assertEqual(len(set(ids)), len(ids))
+        for a, b in zip(ids[9::10], ids[10::10]):
+            self.assertLess(a, b)
+        st, _, hdrs = srv.http("GET", "/api/v1/whoami", token=srv.admin,
+                               headers={"X-Request-Id": "mine-1"})
+        self.assertEqual(hdrs["X-Request-Id"], "mine-1")
+
 
 class Shutdown(mopstest.TestCase):
     def test_sigterm_finishes_request_in_flight(self):
