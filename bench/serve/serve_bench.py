@@ -229,11 +229,20 @@ def speed(binary, model_dir):
               % (len(answer), conns, seconds, repeats, threads))
         print("   CPU: " + cpu_line())
         results = {"nginx": [], "mops log on": [], "mops log off": []}
-        for _ in range(repeats):
-            results["nginx"].append(wrk(nginx.url, body_path, None, seconds, conns,
-                                        pids=nginx.pids()))
-            for label, args in (("mops log on", []), ("mops log off",
-                                                      ["--prediction-queue", "0"])):
+        order = list(results)
+        for r in range(repeats):
+            # Each round starts with the next contender, so none always
+            # follows the same one.
+            for label in order[r % 3:] + order[:r % 3]:
+                # Let the writes of the run before reach the disk first: the
+                # kernel's write-back would otherwise run during this one.
+                os.sync()
+                time.sleep(1)
+                if label == "nginx":
+                    results["nginx"].append(wrk(nginx.url, body_path, None, seconds, conns,
+                                                pids=nginx.pids()))
+                    continue
+                args = [] if label == "mops log on" else ["--prediction-queue", "0"]
                 srv = Mops(binary, data, args + ["--threads", str(threads)]).start()
                 url = srv.url + "/v2/models/bench/infer"
                 wrk(url, body_path, srv.token, 2, conns)  # warm up

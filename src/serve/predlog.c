@@ -36,9 +36,6 @@
 #define ROWS_PER_INSERT 50
 /* The longest the writer pauses for other writers between transactions. */
 #define YIELD_MAX_MS 2000
-#ifndef WRITER_NICE
-#define WRITER_NICE 19
-#endif
 /* The writer's nap after it emptied the queue. */
 #define WRITER_NAP_MS 100
 /* Retention: how often old rows are looked for, and how many go per
@@ -248,7 +245,7 @@ static void *writer_main(void *arg)
     store_conn_t *db = NULL;
     store_rows_t *rows = NULL;
     int64_t next_sweep = 0;
-    serve__thread_nice(WRITER_NICE);
+    serve__thread_idle();
     for (;;) {
         int stop = atomic_load(&q_stop);
         if (q_retention_days > 0 && !stop && mops_now_ms() >= next_sweep) {

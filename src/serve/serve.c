@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +123,18 @@ void serve__thread_nice(int nice)
     /* On Linux a thread id names one thread for setpriority. */
     if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) != 0)
         mops_debug("serve: cannot lower a thread's priority: %s", strerror(errno));
+}
+
+void serve__thread_idle(void)
+{
+    /* SCHED_IDLE: any other thread that wakes up takes the CPU at once
+     * (nice 19 only weighs less), and the thread still gets a sliver when
+     * the CPUs are busy, so a transaction it holds always finishes. */
+    struct sched_param none = {0};
+    if (sched_setscheduler(0, SCHED_IDLE, &none) != 0) {
+        mops_debug("serve: cannot make a thread idle-only: %s", strerror(errno));
+        serve__thread_nice(19);
+    }
 }
 
 static void scratch_free(void *p)

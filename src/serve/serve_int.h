@@ -314,6 +314,8 @@ void serve__ctx_done(const mops_ctx_t *ctx, mops_ctx_t *tmp);
 /* Lower the calling thread's priority to nice (best-effort work: the
  * prediction log, shadows, batch jobs must not slow serving down). */
 void serve__thread_nice(int nice);
+/* Make the calling thread run only on CPU time nothing else wants. */
+void serve__thread_idle(void);
 
 /* A runtime scratch for the calling thread (freed when it exits). */
 runtime_scratch_t *serve__scratch(void);
