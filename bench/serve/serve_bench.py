@@ -321,7 +321,10 @@ def load(binary, model_dir, model2):
         print("   resident memory: %.1f MiB at start, %.1f MiB during, %.1f MiB after (%+.1f%%)"
               % (rss0 / 1024, peak / 1024, rss1 / 1024, 100.0 * (rss1 - rss0) / rss0))
         print("   prediction log: " + json.dumps(stats["prediction_log"]))
-        ok = failed == 0 and abs(rss1 - rss0) <= 0.10 * rss0
+        # Back within 10% of the start: what matters is memory kept, so
+        # ending below the start (windows of the warm-up written and given
+        # back since) passes.
+        ok = failed == 0 and rss1 - rss0 <= 0.10 * rss0
         print("   load test: %s" % ("PASS" if ok else "FAIL"))
         if not ok:
             sys.exit(1)
