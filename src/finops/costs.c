@@ -636,6 +636,21 @@ int finops_governance_cost_per_1k(const mops_ctx_t *ctx, int64_t version_id, jso
     return 0;
 }
 
+int finops_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
+                                  int64_t to_ms, json_t **out, mops_err_t *err)
+{
+    int64_t h0 = from_ms - ((from_ms % FINOPS_HOUR_MS) + FINOPS_HOUR_MS) % FINOPS_HOUR_MS;
+    int64_t n = 0;
+    int rc = store_query_int(ctx->db, &n, err,
+                             "SELECT COALESCE(SUM(predictions), 0) FROM finops_usage WHERE "
+                             "version_id = ? AND hour >= ? AND hour < ?",
+                             "iii", version_id, h0, to_ms);
+    if (rc == 0)
+        *out = json_pack("{s:I, s:s}", "predictions", (json_int_t)n, "source",
+                         "FinOps usage: every answered row and batch-scored row, by the hour");
+    return rc;
+}
+
 int finops_governance_cost(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
                            int64_t to_ms, json_t **out, mops_err_t *err)
 {

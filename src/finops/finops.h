@@ -191,6 +191,13 @@ int finops_kpis(const mops_ctx_t *ctx, const char *team, const char *from, const
 int finops_governance_cost_per_1k(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                                   mops_err_t *err);
 
+/* governance_providers_t.predictions: {"predictions", "source"}: rows the
+ * version answered (requests and batch jobs, not shadow runs) in the hours
+ * that meet [from_ms, to_ms), exactly: metering sees every request, where
+ * the prediction log samples under load. Up to one meter interval behind. */
+int finops_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
+                                  int64_t to_ms, json_t **out, mops_err_t *err);
+
 /* governance_providers_t.cost: {"cost", "value", "currency"} of the
  * version in [from_ms, to_ms). */
 int finops_governance_cost(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,

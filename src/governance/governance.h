@@ -277,7 +277,8 @@ typedef struct governance_providers {
     /* serve: the version's deployments, for reports: a JSON array. */
     int (*deployments)(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                        mops_err_t *err);
-    /* serve: predictions served in [from_ms, to_ms): {"predictions": N}. */
+    /* finops: rows the version answered in [from_ms, to_ms), as metered:
+     * {"predictions": N, "source": "..."}. */
     int (*predictions)(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
                        int64_t to_ms, json_t **out, mops_err_t *err);
     /* monitor: is monitoring configured? {"configured": bool, ...}. */

@@ -199,7 +199,7 @@ static int retirement_record(const mops_ctx_t *ctx, const registry_version_ref_t
         "{s:o, s:o, s:o, s:f, s:o, s:o, s:o}", "served_from", gov_time_json(first), "served_to",
         gov_time_json(last), "created_at", gov_time_json(v->created_at), "days_in_production",
         (double)total / 86400000.0, "predictions",
-        gov_window(ctx, p->predictions, "serve", v->version_id, from, to), "incidents",
+        gov_window(ctx, p->predictions, "finops", v->version_id, from, to), "incidents",
         gov_window(ctx, p->incidents, "monitor", v->version_id, from, to), "cost_and_value",
         gov_window(ctx, p->cost, "finops", v->version_id, from, to));
     char *text = mops_json_dump(summary);

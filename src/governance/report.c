@@ -181,7 +181,7 @@ static int version_section(const mops_ctx_t *ctx, const registry_version_ref_t *
         "retirement", retired, "policy_check", now, "deployments",
         gov_version_fact(ctx, p->deployments, "serve", v->version_id), "operations",
         json_pack("{s:o, s:o, s:o}", "predictions",
-                  gov_window(ctx, p->predictions, "serve", v->version_id, v->created_at, to),
+                  gov_window(ctx, p->predictions, "finops", v->version_id, v->created_at, to),
                   "incidents",
                   gov_window(ctx, p->incidents, "monitor", v->version_id, v->created_at, to),
                   "costs", gov_window(ctx, p->cost, "finops", v->version_id, v->created_at, to)));

@@ -2,14 +2,13 @@
  * answers.c — serving's answers to the modules below it, which cannot call
  * serve by name and ask through the providers they expose (registered by
  * server.c): governance (is a version receiving traffic, which deployments
- * route to it, how many predictions it made) and data lineage (a model
- * version's deployments).
+ * route to it) and data lineage (a model version's deployments).
  *
  * They read the store only (deployment_targets, prediction_log) on the
  * caller's connection, inside its transaction, so they also work on a
- * server that is not serving. Prediction counts are the prediction log's:
- * rows of the requests it kept (it samples and drops under load, counted
- * in the deployment's stats).
+ * server that is not serving. Lineage's prediction counts are the
+ * prediction log's: rows of the requests it kept (it samples and drops
+ * under load, counted in the deployment's stats).
  */
 #include <stdio.h>
 #include <string.h>
@@ -49,28 +48,6 @@ int serve_governance_deployments(const mops_ctx_t *ctx, int64_t version_id, json
         *out = json_incref(json_object_get(d, "items"));
         json_decref(d);
     }
-    return rc;
-}
-
-/* Rows the version scored in [from_ms, to_ms) for callers (shadow runs
- * excluded: their answers go nowhere), as logged. */
-static int logged_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
-                              int64_t to_ms, int64_t *n, mops_err_t *err)
-{
-    return store_query_int(ctx->db, n, err,
-                           "SELECT COALESCE(SUM(n_rows), 0) FROM prediction_log WHERE "
-                           "version_id = ? AND ts >= ? AND ts < ? AND role <> 'shadow'",
-                           "iii", version_id, from_ms, to_ms);
-}
-
-int serve_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
-                                 int64_t to_ms, json_t **out, mops_err_t *err)
-{
-    int64_t n = 0;
-    int rc = logged_predictions(ctx, version_id, from_ms, to_ms, &n, err);
-    if (rc == 0)
-        *out = json_pack("{s:I, s:s}", "predictions", (json_int_t)n, "source",
-                         "the prediction log (sampled under load)");
     return rc;
 }
 

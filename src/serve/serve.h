@@ -208,18 +208,16 @@ int serve_version_deployments(const mops_ctx_t *ctx, int64_t version_id, json_t 
 
 /* Hooks of governance_providers_t (governance.h) and data lineage
  * (data_deployments_fn, data.h), registered by server.c. They read the
- * store on ctx's connection, inside the caller's transaction; prediction
- * counts are the prediction log's (rows of the requests it kept).
+ * store on ctx's connection, inside the caller's transaction.
  * traffic: {"receiving": bool, "kinds": [roles], "deployments": [...]};
- * deployments: [{"name", "role", "weight"}]; predictions in [from_ms,
- * to_ms): {"predictions": N}; lineage: the deployments of team/model@version
- * with "status" and "predictions". */
+ * deployments: [{"name", "role", "weight"}]; lineage: the deployments of
+ * team/model@version with "status" and "predictions" (the prediction
+ * log's: rows of the requests it kept). Governance's exact prediction
+ * counts are FinOps' metering (finops_governance_predictions). */
 int serve_governance_traffic(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                              mops_err_t *err);
 int serve_governance_deployments(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                                  mops_err_t *err);
-int serve_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
-                                 int64_t to_ms, json_t **out, mops_err_t *err);
 int serve_lineage_deployments(const mops_ctx_t *ctx, const char *team, const char *model,
                               int64_t version, json_t **out, mops_err_t *err);
 

@@ -117,7 +117,7 @@ static void providers_register(void)
 {
     governance_providers_t gp = {.traffic = serve_governance_traffic,
                                  .deployments = serve_governance_deployments,
-                                 .predictions = serve_governance_predictions,
+                                 .predictions = finops_governance_predictions,
                                  .dataset = data_governance_dataset,
                                  .monitoring = monitor_governance_monitoring,
                                  .incidents = monitor_governance_incidents,

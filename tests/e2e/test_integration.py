@@ -5,8 +5,9 @@ which deployments it has (reports); serving tells data lineage which
 deployments a dataset's models feed; DataOps tells governance about a
 version's training data (the data rule, the privacy check before traffic)
 and serving which features to mask in the prediction log; FinOps reads
-monitoring (availability, incidents, labelled outcomes) and sends its
-budget alerts through it."""
+monitoring (availability, incidents, labelled outcomes), sends its
+budget alerts through it, and tells governance how many predictions a
+version made (metered, not sampled)."""
 import math
 import os
 import sqlite3
@@ -92,6 +93,33 @@ class Integration(mopstest.TestCase):
         # a retired version takes nothing, not even a trial by name
         got = srv.http("POST", "/v2/models/churn/versions/1/infer", ROW, token=srv.admin)
         self.assertEqual(got[0], 409, got)
+
+    def test_prediction_counts_are_metered_not_sampled(self):
+        # Governance counts a version's predictions from FinOps' metering,
+        # which sees every request: with the prediction log off (as good as
+        # a log that samples under load) the report still has them all.
+        srv = self.server(["--prediction-queue", "0", "--meter-interval", "100"])
+        srv.team("fraud")
+        srv.ok("POST", "/api/v1/models", {"team": "fraud", "name": "churn", "risk_tier": "low"})
+        srv.version("fraud", "churn", data=mopstest.read(self.model), format="xgboost-json",
+                    stage="production")
+        srv.ok("POST", "/api/v1/deployments", {"name": "quiet", "team": "fraud",
+                                               "primary": {"model": "churn", "version": 1}})
+        two_rows = {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64",
+                                "data": [0.5, -1.0, 2.0, 0.25, 1, 2, 3, 4]}]}
+        for _ in range(5):
+            srv.ok("POST", "/v2/models/quiet/infer", two_rows)
+        deadline = time.time() + 20 * mopstest.SLOW
+        while True:
+            v1 = srv.ok("GET", M + "/report")["models"][0]["versions"][0]
+            got = v1["operations"]["predictions"]
+            if got.get("predictions") == 10:
+                break
+            self.assertLess(time.time(), deadline, got)
+            time.sleep(0.1)
+        self.assertIn("FinOps", got["source"])
+        self.assertEqual(srv.ok("GET", "/api/v1/deployments/quiet/stats")["prediction_log"]
+                         ["enabled"], False)
 
     def test_lineage_reaches_deployments(self):
         srv = self.srv
