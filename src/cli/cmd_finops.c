@@ -261,15 +261,16 @@ static char *budget_path(const char *arg)
 
 static void print_budget_row(cli_table_t *t, const json_t *b)
 {
-    char name[160], alerts[64] = "";
+    char name[160], alerts[96] = "";
     const json_t *model = json_object_get(b, "model");
     snprintf(name, sizeof name, "%s%s%s", cli_cell(json_object_get(b, "team"), 0),
              json_is_string(model) ? "/" : "", json_is_string(model) ? json_string_value(model) : "");
     size_t i, o = 0;
     json_t *a;
     json_array_foreach(json_object_get(b, "alerts"), i, a) o += (size_t)snprintf(
-        alerts + o, o < sizeof alerts ? sizeof alerts - o : 0, "%s%s", o ? "," : "",
-        json_string_value(json_object_get(a, "kind")));
+        alerts + o, o < sizeof alerts ? sizeof alerts - o : 0, "%s%s%s", o ? "," : "",
+        json_string_value(json_object_get(a, "kind")),
+        json_is_string(json_object_get(a, "resolved_at")) ? " (resolved)" : "");
     double used = json_number_value(json_object_get(b, "used")) * 100;
     char pct[16];
     snprintf(pct, sizeof pct, "%.0f%%", used);

@@ -2,7 +2,8 @@
  * budget.c — monthly budgets of teams and models: their status this month
  * (cost so far, a linear forecast to the month's end), and the check that
  * fires each alert (80%, 100%, forecast over budget) once a month through
- * the alert seam.
+ * the alert seam, and resolves it once it no longer holds: its month has
+ * ended, the budget was raised (or the forecast fell), or it was deleted.
  */
 #include <math.h>
 #include <stdio.h>
@@ -86,20 +87,48 @@ static double forecast_of(const month_costs_t *mc, double cost)
     return elapsed > 0 ? cost * len / elapsed : cost;
 }
 
+/* The kinds of budget alert, and whether each is due. */
+static const char *const alert_kinds[] = {"80", "100", "forecast"};
+
+static int alert_due(const char *kind, double cost, double forecast, double amount)
+{
+    if (!strcmp(kind, "80"))
+        return cost >= 0.8 * amount;
+    if (!strcmp(kind, "100"))
+        return cost >= amount;
+    return forecast > amount;
+}
+
+/* The alert seam's key of budget id's kind in month ("2025-02"). */
+static const char *alert_key(const mops_ctx_t *ctx, int64_t id, const char *month,
+                             const char *kind)
+{
+    return mops_arena_printf(ctx->arena, "finops:budget:%lld:%s:%s", (long long)id, month, kind);
+}
+
+/* "2025-02" of a month's first millisecond. */
+static void month_name(int64_t month, char out[32])
+{
+    mops_time_format(month, out, 32);
+    out[7] = '\0';
+}
+
 static json_t *alerts_json(const mops_ctx_t *ctx, int64_t budget_id, int64_t month,
                            mops_err_t *err, int *rc)
 {
     json_t *a = json_array();
     store_stmt_t *s = NULL;
     *rc = store_query(ctx->db, &s, err,
-                      "SELECT kind, cost, forecast, fired_at FROM finops_budget_alerts "
-                      "WHERE budget_id = ? AND month = ? ORDER BY fired_at",
+                      "SELECT kind, cost, forecast, fired_at, resolved_at FROM "
+                      "finops_budget_alerts WHERE budget_id = ? AND month = ? ORDER BY fired_at",
                       "ii", budget_id, month);
     while (*rc >= 0 && (*rc = store_step(s, err)) == STORE_ROW)
-        json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:o}", "kind", store_col_text(s, 0),
-                                           "cost", store_col_double(s, 1), "forecast",
-                                           store_col_double(s, 2), "fired_at",
-                                           mops_json_time(store_col_int(s, 3))));
+        json_array_append_new(
+            a, json_pack("{s:s, s:f, s:f, s:o, s:o}", "kind", store_col_text(s, 0), "cost",
+                         store_col_double(s, 1), "forecast", store_col_double(s, 2), "fired_at",
+                         mops_json_time(store_col_int(s, 3)), "resolved_at",
+                         store_col_is_null(s, 4) ? json_null()
+                                                 : mops_json_time(store_col_int(s, 4))));
     store_finalize(s);
     if (*rc > 0)
         *rc = 0;
@@ -124,6 +153,60 @@ static int budget_json(const mops_ctx_t *ctx, const month_costs_t *mc, int64_t i
                      "forecast", forecast, "used", amount > 0 ? cost / amount : 0.0,
                      "forecast_over", forecast > amount, "alerts", alerts);
     return 0;
+}
+
+/* A budget alert that fires (read before resolving: one statement at a
+ * time on a connection). */
+typedef struct open_alert {
+    int64_t budget_id, team_id, model_id, month;
+    double amount;
+    char kind[16];
+} open_alert_t;
+
+/* Resolve the firing alerts that no longer hold, inside the caller's
+ * transaction: of an ended month, or one whose condition this month's
+ * cost (mc) no longer meets; with mc NULL, every one of budget only_budget
+ * (being deleted). */
+static int settle(const mops_ctx_t *ctx, const month_costs_t *mc, int64_t only_budget,
+                  mops_err_t *err)
+{
+    store_stmt_t *s = NULL;
+    open_alert_t *open = NULL;
+    size_t n = 0;
+    int rc = store_query(ctx->db, &s, err,
+                         "SELECT a.budget_id, b.team_id, b.model_id, b.amount, a.month, a.kind "
+                         "FROM finops_budget_alerts a JOIN finops_budgets b ON b.id = "
+                         "a.budget_id WHERE a.resolved_at IS NULL AND (? = 0 OR a.budget_id = ?)",
+                         "ii", only_budget, only_budget);
+    while (rc >= 0 && (rc = store_step(s, err)) == STORE_ROW) {
+        open = mops_xrealloc(open, (n + 1) * sizeof *open);
+        open_alert_t *o = &open[n++];
+        *o = (open_alert_t){store_col_int(s, 0), store_col_int(s, 1), store_col_int(s, 2),
+                            store_col_int(s, 4), store_col_double(s, 3), ""};
+        snprintf(o->kind, sizeof o->kind, "%s", store_col_text(s, 5));
+    }
+    store_finalize(s);
+    rc = rc < 0 ? rc : 0;
+    int64_t now = mc ? mc->now : mops_now_ms();
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const open_alert_t *o = &open[i];
+        if (mc && o->month == mc->month) {
+            double cost = cost_of(mc, o->team_id, o->model_id);
+            if (alert_due(o->kind, cost, forecast_of(mc, cost), o->amount))
+                continue;
+        }
+        char month[32];
+        month_name(o->month, month);
+        rc = monitor_alert_resolve(ctx, o->team_id, alert_key(ctx, o->budget_id, month, o->kind),
+                                   NULL, err);
+        if (rc == 0)
+            rc = store_exec(ctx->db, NULL, err,
+                            "UPDATE finops_budget_alerts SET resolved_at = ? WHERE budget_id = ? "
+                            "AND month = ? AND kind = ?",
+                            "iiit", now, o->budget_id, o->month, o->kind);
+    }
+    free(open);
+    return rc;
 }
 
 static const mops_json_field_t set_fields[] = {
@@ -179,11 +262,19 @@ int finops_budget_delete(const mops_ctx_t *ctx, const char *team, const char *mo
     int rc = target_resolve(ctx, team, model, AUTH_BUDGET_WRITE, &t, err);
     if (rc != 0 || (rc = store_begin(ctx->db, err)) != 0)
         return rc;
-    int64_t changes = 0;
-    rc = store_exec(ctx->db, NULL, err,
-                    "DELETE FROM finops_budget_alerts WHERE budget_id IN (SELECT id FROM "
-                    "finops_budgets WHERE team_id = ? AND model_id = ?)",
-                    "ii", t.team_id, t.model_id);
+    int64_t changes = 0, id = 0;
+    rc = store_query_int(ctx->db, &id, err,
+                         "SELECT id FROM finops_budgets WHERE team_id = ? AND model_id = ?", "ii",
+                         t.team_id, t.model_id);
+    if (rc == MOPS_ENOTFOUND)
+        rc = 0; /* named below */
+    /* Its alerts go with it, resolved first: nothing fires for a budget
+     * that no longer exists. */
+    if (rc == 0 && id)
+        rc = settle(ctx, NULL, id, err);
+    if (rc == 0)
+        rc = store_exec(ctx->db, NULL, err, "DELETE FROM finops_budget_alerts WHERE budget_id = ?",
+                        "i", id);
     if (rc == 0)
         rc = store_exec(ctx->db, &changes, err,
                         "DELETE FROM finops_budgets WHERE team_id = ? AND model_id = ?", "ii",
@@ -272,9 +363,15 @@ static int fire(const mops_ctx_t *ctx, const month_costs_t *mc, const budget_t *
     int64_t id = b->id, team_id = b->team_id, model_id = b->model_id;
     double amount = b->amount;
     int64_t changes = 0;
+    /* Once a month, unless it resolved since (the budget was raised, then
+     * lowered again): then it fires anew. */
     int rc = store_exec(ctx->db, &changes, err,
                         "INSERT INTO finops_budget_alerts (budget_id, month, kind, cost, forecast, "
-                        "amount, fired_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        "amount, fired_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (budget_id, "
+                        "month, kind) DO UPDATE SET cost = excluded.cost, forecast = "
+                        "excluded.forecast, amount = excluded.amount, fired_at = "
+                        "excluded.fired_at, resolved_at = NULL WHERE "
+                        "finops_budget_alerts.resolved_at IS NOT NULL",
                         "iitdddi", id, mc->month, kind, cost, forecast, amount, mc->now);
     if (rc != 0 || !changes)
         return rc;
@@ -283,8 +380,7 @@ static int fire(const mops_ctx_t *ctx, const month_costs_t *mc, const budget_t *
                                                    finops__label(ctx, "model", model_id))
                                : mops_arena_printf(ctx->arena, "team %s", team);
     char month[32];
-    mops_time_format(mc->month, month, sizeof month);
-    month[7] = '\0';
+    month_name(mc->month, month);
     char *message =
         !strcmp(kind, "forecast")
             ? mops_arena_printf(ctx->arena,
@@ -292,8 +388,7 @@ static int fire(const mops_ctx_t *ctx, const month_costs_t *mc, const budget_t *
                                 who, forecast, month, amount)
             : mops_arena_printf(ctx->arena, "%s has spent %.2f in %s: %s%% of its budget of %.2f",
                                 who, cost, month, kind, amount);
-    char *key = mops_arena_printf(ctx->arena, "finops:budget:%lld:%s:%s", (long long)id, month,
-                                  kind);
+    const char *key = alert_key(ctx, id, month, kind);
     json_t *detail = json_pack("{s:I, s:s, s:f, s:f, s:f}", "budget_id", (json_int_t)id,
                                "month", month, "amount", amount, "cost", cost, "forecast",
                                forecast);
@@ -331,13 +426,12 @@ int finops_budgets_check(const mops_ctx_t *ctx, int64_t now_ms, int *fired, mops
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const budget_t *b = &rows[i];
         double cost = cost_of(&mc, b->team_id, b->model_id), fc = forecast_of(&mc, cost);
-        if (cost >= 0.8 * b->amount)
-            rc = fire(ctx, &mc, b, cost, fc, "80", fired, err);
-        if (rc == 0 && cost >= b->amount)
-            rc = fire(ctx, &mc, b, cost, fc, "100", fired, err);
-        if (rc == 0 && fc > b->amount)
-            rc = fire(ctx, &mc, b, cost, fc, "forecast", fired, err);
+        for (size_t k = 0; rc == 0 && k < sizeof alert_kinds / sizeof alert_kinds[0]; k++)
+            if (alert_due(alert_kinds[k], cost, fc, b->amount))
+                rc = fire(ctx, &mc, b, cost, fc, alert_kinds[k], fired, err);
     }
+    if (rc == 0)
+        rc = settle(ctx, &mc, 0, err);
     free(rows);
     free(mc.models);
     return store_end(ctx->db, rc, err);

@@ -748,6 +748,11 @@ static const char m0006_finops[] =
     ");\n"
     "CREATE INDEX finops_value_events_model ON finops_value_events (model_id, at);\n";
 
+/* Budget alerts resolve (a month that ended, a budget raised or deleted):
+ * when finops_budget_alerts last resolved each; NULL while it fires. */
+static const char m0007_budget_resolve[] =
+    "ALTER TABLE finops_budget_alerts ADD COLUMN resolved_at BIGINT;\n";
+
 const store_migration_t store_migrations[] = {
     {1, "foundation", m0001_foundation},
     {2, "serve", m0002_serve},
@@ -755,6 +760,7 @@ const store_migration_t store_migrations[] = {
     {4, "data", m0004_data},
     {5, "monitor", m0005_monitor},
     {6, "finops", m0006_finops},
+    {7, "budget_resolve", m0007_budget_resolve},
 };
 
 const int store_migration_count = sizeof store_migrations / sizeof store_migrations[0];

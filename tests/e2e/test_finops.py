@@ -174,6 +174,19 @@ class FinOps(mopstest.TestCase):
                          [("budget", "critical"), ("budget", "warning"),
                           ("budget_forecast", "warning")])
         self.assertEqual(srv.ok("GET", "/api/v1/alerts?team=alpha&source=finops")["items"], [])
+        # raised far above the spend, beta's budget alerts resolve (webhooks say so)
+        srv.ok("PUT", "/api/v1/budgets/beta", {"amount": 1e9})
+        deadline = time.time() + 10 * mopstest.SLOW
+        while True:
+            alerts = srv.ok("GET", "/api/v1/alerts?team=beta&source=finops")["items"]
+            if all(a["state"] == "resolved" for a in alerts) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual([a["state"] for a in alerts], ["resolved"] * 3, alerts)
+        beta = [b for b in srv.ok("GET", "/api/v1/budgets")["items"] if b["team"] == "beta"][0]
+        self.assertTrue(all(a["resolved_at"] for a in beta["alerts"]), beta)
+        events = [d["event"] for d in srv.ok("GET", "/api/v1/teams/beta/deliveries")["items"]]
+        self.assertEqual(events.count("alert.resolved"), 3, events)
 
         # FOCUS: the same egress charges, with the FOCUS columns
         text = srv.cli("costs", "--focus", "-", token=srv.admin).stdout

@@ -2,8 +2,8 @@
  * test_finops.c — FinOps on SQLite and PostgreSQL: metering is exact (events
  * from many threads summed back after a flush), the price sheet's versions
  * apply from their hour, the shared overhead and idle capacity are
- * allocated by metered CPU, budgets fire each alert once at its threshold,
- * value and permissions. (tests/e2e/test_finops.py runs it under load on a
+ * allocated by metered CPU, budgets fire each alert once at its threshold
+ * and resolve it when it no longer holds, value and permissions. (tests/e2e/test_finops.py runs it under load on a
  * real server.)
  */
 #include <pthread.h>
@@ -198,6 +198,25 @@ static int check(tu_fixture_t *f, int64_t now)
     return fired;
 }
 
+/* Budget alerts of month ("2025-03") that fire. */
+static int64_t firing(tu_fixture_t *f, const char *month)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM monitor_alerts WHERE state = 'firing' AND alert_key LIKE "
+             "'finops:budget:%%:%s:%%'",
+             month);
+    return count(f, sql);
+}
+
+static void set_budget(tu_fixture_t *f, double amount)
+{
+    json_t *spec = json_pack("{s:f}", "amount", amount), *out = NULL;
+    TU_OK(finops_budget_set(&f->sys, "alpha", NULL, spec, &out, &tu_err_));
+    json_decref(spec);
+    json_decref(out);
+}
+
 static void test_budget_thresholds(void **state)
 {
     tu_fixture_t *f = *state;
@@ -207,10 +226,7 @@ static void test_budget_thresholds(void **state)
     TU_OK(auth_team_resolve(&f->sys, "alpha", &team, &tu_err_));
     prices(f, "{\"prices\": {\"cpu_core_hour\": 3600}, \"effective_from\": "
               "\"2000-01-01T00:00:00Z\"}");
-    json_t *spec = tu_json("{\"amount\": 10}"), *out = NULL;
-    TU_OK(finops_budget_set(&f->sys, "alpha", NULL, spec, &out, &tu_err_));
-    json_decref(spec);
-    json_decref(out);
+    set_budget(f, 10);
     /* February 2025 (28 days), checked a quarter through: the forecast is
      * four times the spend. */
     int64_t month, now;
@@ -235,7 +251,27 @@ static void test_budget_thresholds(void **state)
     int64_t march;
     assert_int_equal(mops_time_parse("2025-03-01T00:00:00Z", &march), 0);
     set_cost(f, team, march, 9.0);
-    assert_int_equal(check(f, march + 10 * 24 * HOUR), 2); /* 80% and forecast */
+    int64_t mid_march = march + 10 * 24 * HOUR;
+    assert_int_equal(check(f, mid_march), 2); /* 80% and forecast */
+    /* ...and February's alerts resolved with their month */
+    assert_int_equal(firing(f, "2025-02"), 0);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM monitor_alerts WHERE state = 'resolved' "
+                              "AND alert_key LIKE 'finops:budget:%:2025-02:%'"),
+                     3);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM finops_budget_alerts WHERE resolved_at IS "
+                              "NULL"),
+                     2);
+    /* a budget raised resolves what no longer holds; lowered, they fire anew */
+    set_budget(f, 100);
+    assert_int_equal(check(f, mid_march), 0);
+    assert_int_equal(firing(f, "2025-03"), 0);
+    set_budget(f, 10);
+    assert_int_equal(check(f, mid_march), 2);
+    assert_int_equal(firing(f, "2025-03"), 2);
+    /* a budget deleted takes its alerts with it */
+    TU_OK(finops_budget_delete(&f->sys, "alpha", NULL, &tu_err_));
+    assert_int_equal(firing(f, "2025-03"), 0);
+    assert_int_equal(count(f, "SELECT COUNT(*) FROM finops_budget_alerts"), 0);
 }
 
 static void test_permissions(void **state)
