@@ -239,7 +239,8 @@ int data_pii_columns(const mops_ctx_t *ctx, const data_ref_t *ref, json_t **out,
 
 /* The PII columns of the datasets a model version was trained on (by its
  * "dataset" field and trained-on links): {"model", "datasets": [{"dataset",
- * "columns", "approved"}], "columns": [union of names], "unapproved":
+ * "readable", "columns", "approved", "unapproved"}], "columns": [union of
+ * names], "unapproved":
  * [those not approved], "has_pii", "has_unapproved_pii", "fingerprint"}.
  * A column's use is approved when a classifier approved its restricted
  * tags on that version (data_column_tags_set with "approve"). fingerprint

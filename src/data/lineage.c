@@ -576,18 +576,21 @@ int data_model_pii(const mops_ctx_t *ctx, const char *team, const char *model, i
             continue;
         }
         size_t j;
-        json_t *c;
+        json_t *c, *mine = json_array();
         json_array_foreach(json_object_get(pc, "columns"), j, c) {
             json_t *name = json_object_get(c, "name");
             if (!json_contains(names, name))
                 json_array_append(names, name);
-            if (!json_contains(json_object_get(pc, "approved"), name) &&
-                !json_contains(unapproved, name))
+            if (json_contains(json_object_get(pc, "approved"), name))
+                continue;
+            json_array_append(mine, name);
+            if (!json_contains(unapproved, name))
                 json_array_append(unapproved, name);
         }
         char *text = mops_json_dump(pc);
         mops_sha256_update(h, text, strlen(text));
         free(text);
+        json_object_set_new(pc, "unapproved", mine);
         json_object_set_new(pc, "readable", json_true());
         json_array_append_new(datasets, pc);
     }

@@ -299,6 +299,13 @@ typedef struct governance_providers {
      * "approved_pii_columns": [...]}. */
     int (*dataset)(const mops_ctx_t *ctx, int64_t team_id, const char *dataset, json_t **out,
                    mops_err_t *err);
+    /* data: the PII columns of every dataset the version was trained on
+     * (its "dataset" field and trained-on lineage links): {"datasets":
+     * [{"dataset", "readable", "columns", "approved"}], "unapproved":
+     * [names], "has_unapproved_pii": bool}; a dataset the caller cannot
+     * read counts as unapproved PII. For the lifecycle's privacy check. */
+    int (*model_pii)(const mops_ctx_t *ctx, const char *team, const char *model,
+                     int64_t version, json_t **out, mops_err_t *err);
 } governance_providers_t;
 
 /* Register hooks: the non-NULL ones of p replace those registered before.

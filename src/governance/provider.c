@@ -23,6 +23,7 @@ void governance_providers_set(const governance_providers_t *p)
     TAKE(cost_per_1k)
     TAKE(cost)
     TAKE(dataset)
+    TAKE(model_pii)
 #undef TAKE
 }
 

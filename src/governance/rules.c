@@ -677,47 +677,57 @@ static json_t *rule_json(const char *policy, json_int_t policy_version, size_t i
  * ("dataset:TEAM/NAME@N"), or servers without DataOps, pass with that as
  * their evidence; a dataset the mover cannot read fails (its PII is
  * unknown). */
+/* The training datasets of facts (model_pii's) that hold unapproved PII or
+ * cannot be read, as "dataset:..." texts, into buf. */
+static void pii_datasets_text(const json_t *facts, char *buf, size_t size)
+{
+    size_t i, o = 0;
+    json_t *d;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(facts, "datasets"), i, d) {
+        int open = !json_is_true(json_object_get(d, "readable")) ||
+                   json_array_size(json_object_get(d, "unapproved")) > 0;
+        if (open && o < size)
+            o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "",
+                                  json_string_value(json_object_get(d, "dataset")));
+    }
+}
+
+/* Staging and production need every PII column of the version's training
+ * data (its "dataset" field and trained-on lineage links) approved for use. */
 static void privacy_check(gov_eval_t *ev, gov_result_t *res)
 {
     const governance_providers_t *p = gov_providers();
-    const char *ds = ev->v->dataset;
-    if (strncmp(ds, "dataset:", 8) != 0) {
-        result_set(res, GOV_PASS, "no registered training dataset to hold PII");
-        res->evidence = json_pack("{s:s}", "dataset", ds);
-        return;
-    }
-    if (!p->dataset) {
+    const registry_version_ref_t *v = ev->v;
+    if (!p->model_pii) {
         result_set(res, GOV_PASS, "PII not checked: the data module is not part of this server");
-        res->evidence = json_pack("{s:s, s:s}", "dataset", ds, "source", "data is not available");
+        res->evidence = json_pack("{s:s}", "source", "data is not available");
         return;
     }
     json_t *facts = NULL;
     mops_err_t perr;
     mops_err_clear(&perr);
-    int rc = p->dataset(ev->ctx, ev->v->m.team_id, ds, &facts, &perr);
-    if (rc == MOPS_EINVAL) { /* free text that only looks like a reference */
-        result_set(res, GOV_PASS, "no registered training dataset to hold PII (%s)", perr.msg);
-        res->evidence = json_pack("{s:s}", "dataset", ds);
-        return;
-    }
+    int rc = p->model_pii(ev->ctx, v->m.team, v->m.model, v->number, &facts, &perr);
     if (rc != 0) {
-        result_set(res, GOV_FAIL, "the training dataset %s cannot be checked for PII: %s",
-                   mops_text_show(ds), perr.msg);
+        result_set(res, GOV_FAIL, "the training data cannot be checked for PII: %s", perr.msg);
         return;
     }
-    json_t *open = unapproved_pii(facts);
-    char list[200];
-    names_text(open, ", ", list, sizeof list);
-    if (json_array_size(open))
+    const json_t *datasets = json_object_get(facts, "datasets");
+    if (!json_array_size(datasets)) {
+        result_set(res, GOV_PASS, "no registered training dataset to hold PII");
+    } else if (json_is_true(json_object_get(facts, "has_unapproved_pii"))) {
+        char names[200], which[400];
+        names_text(json_object_get(facts, "unapproved"), ", ", names, sizeof names);
+        pii_datasets_text(facts, which, sizeof which);
         result_set(res, GOV_FAIL,
-                   "the training dataset %s holds PII columns without a privacy approval "
-                   "(dataset.classify): %s",
-                   mops_text_show(ds), list);
-    else
-        result_set(res, GOV_PASS, "the training dataset holds no unapproved PII");
-    res->evidence = json_pack("{s:s, s:o, s:o}", "dataset", ds, "pii_columns",
-                              json_incref(json_object_get(facts, "pii_columns")),
-                              "unapproved_pii", open);
+                   "the training data %s holds PII columns without a privacy approval "
+                   "(dataset.classify)%s%s",
+                   which, *names ? ": " : " (or cannot be read to rule it out)", names);
+    } else {
+        result_set(res, GOV_PASS, "the training data holds no unapproved PII");
+    }
+    res->evidence = json_pack("{s:O, s:O}", "datasets", datasets, "unapproved_pii",
+                              json_object_get(facts, "unapproved"));
     json_decref(facts);
 }
 

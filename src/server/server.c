@@ -122,7 +122,8 @@ static void providers_register(void)
                                  .monitoring = monitor_governance_monitoring,
                                  .incidents = monitor_governance_incidents,
                                  .cost_per_1k = finops_governance_cost_per_1k,
-                                 .cost = finops_governance_cost};
+                                 .cost = finops_governance_cost,
+                                 .model_pii = data_model_pii};
     governance_providers_set(&gp);
     data_lineage_set_deployments(serve_lineage_deployments);
     finops_monitor_t fm = {.availability = monitor_availability,

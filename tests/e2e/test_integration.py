@@ -3,7 +3,8 @@ on a real server: governance decides which stages serving may route to;
 serving tells governance whether a version takes traffic (retirement) and
 which deployments it has (reports); serving tells data lineage which
 deployments a dataset's models feed; DataOps tells governance about a
-version's training data (the data rule, the privacy check before traffic)
+version's training data (the data rule, the privacy check before traffic,
+which follows trained-on lineage links too)
 and serving which features to mask in the prediction log; FinOps reads
 monitoring (availability, incidents, labelled outcomes), sends its
 budget alerts through it, and tells governance how many predictions a
@@ -43,6 +44,23 @@ class Integration(mopstest.TestCase):
         body = {"name": name, "team": "fraud", "primary": {"model": "churn", "version": primary}}
         body.update(kw)
         return self.srv.http("POST", "/api/v1/deployments", body, token=self.srv.admin)
+
+    def pii_dataset(self, tags):
+        """fraud/tx@2, its columns tagged with tags; the dataset's path."""
+        tx = "/api/v1/datasets/fraud/tx"
+        sha = self.srv.ok("POST", tx + "/uploads", raw=b"a,b,c,d\n7,2,3,4\n8,3,4,5\n",
+                          content_type="application/octet-stream")["sha256"]
+        self.srv.ok("POST", tx + "/versions", {"sha256": sha, "column_tags": tags})
+        return tx
+
+    def approved(self, v):
+        """Version v of fraud/churn reviewed and approved by a risk officer:
+        its path and the risk officer's token."""
+        path = M + "/versions/%d" % v
+        rita = self.srv.user("rita", "fraud", ["risk-officer"])
+        self.srv.ok("POST", path + "/reviews", {})
+        self.srv.ok("POST", path + "/approvals", {}, token=rita)
+        return path, rita
 
     def test_stages_decide_traffic(self):
         srv = self.srv
@@ -149,16 +167,10 @@ class Integration(mopstest.TestCase):
 
     def test_pii_needs_a_privacy_approval_and_is_masked_in_the_log(self):
         srv = self.srv
-        tx = "/api/v1/datasets/fraud/tx"
-        sha = srv.ok("POST", tx + "/uploads", raw=b"a,b,c,d\n7,2,3,4\n8,3,4,5\n",
-                     content_type="application/octet-stream")["sha256"]
-        srv.ok("POST", tx + "/versions", {"sha256": sha, "column_tags": {"a": ["pii:id"]}})
+        tx = self.pii_dataset({"a": ["pii:id"]})
         v = srv.version("fraud", "churn", data=mopstest.read(self.model), format="xgboost-json",
                         dataset="dataset:fraud/tx@2")["version"]
-        path = M + "/versions/%d" % v
-        rita = srv.user("rita", "fraud", ["risk-officer"])
-        srv.ok("POST", path + "/reviews", {})
-        srv.ok("POST", path + "/approvals", {}, token=rita)
+        path, rita = self.approved(v)
         # approved, but its training data's PII is not: no traffic yet
         got = srv.http("POST", path + "/transitions", {"to": "staging", "reason": "canary"},
                        token=srv.admin)
@@ -185,6 +197,26 @@ class Integration(mopstest.TestCase):
         x = struct.unpack("<4d", row[0])
         self.assertTrue(math.isnan(x[0]), x)
         self.assertEqual(x[1:], (-1.0, 2.0, 0.25))
+
+    def test_privacy_follows_trained_on_links(self):
+        # No "dataset" field, but a trained-on lineage link to data with
+        # PII: the privacy check reads the link and holds the version back.
+        srv = self.srv
+        tx = self.pii_dataset({"b": ["pii:email"]})
+        v = srv.version("fraud", "churn", data=mopstest.read(self.model),
+                        format="xgboost-json")["version"]
+        srv.ok("POST", "/api/v1/lineage/links", {"model": "fraud/churn@%d" % v,
+                                                 "dataset": "dataset:fraud/tx@2",
+                                                 "relation": "trained-on"})
+        path, rita = self.approved(v)
+        got = srv.http("POST", path + "/transitions", {"to": "staging", "reason": "try"},
+                       token=srv.admin)
+        msg = self.assertError(got, 409, "failed_precondition", "without a privacy approval")
+        self.assertIn("dataset:fraud/tx@2", msg)
+        self.assertIn("b", msg)
+        srv.ok("PUT", tx + "/versions/2/column-tags",
+               {"columns": {"b": ["pii:email"]}, "approve": True}, token=rita)
+        srv.ok("POST", path + "/transitions", {"to": "staging", "reason": "approved"})
 
     def test_finops_reads_monitoring(self):
         srv = self.srv
