@@ -77,19 +77,13 @@ int monitor_labels_positives(const mops_ctx_t *ctx, int64_t model_id, int64_t ve
                              int64_t from_ms, int64_t to_ms, int64_t *n, mops_err_t *err)
 {
     /* A label names a request (and a row of it); the prediction log says
-     * which version answered it. */
-    if (version_id)
-        return store_query_int(ctx->db, n, err,
-                               "SELECT count(*) FROM monitor_labels l JOIN prediction_log p ON "
-                               "p.request_id = l.request_id AND p.deployment_id = "
-                               "l.deployment_id AND p.role <> 'shadow' WHERE l.label = 1 AND "
-                               "l.created_at >= ? AND l.created_at < ? AND p.version_id = ?",
-                               "iii", from_ms, to_ms, version_id);
+     * which version answered it. Of one version, or of every version of
+     * the model when version_id is 0. */
     return store_query_int(ctx->db, n, err,
                            "SELECT count(*) FROM monitor_labels l JOIN prediction_log p ON "
                            "p.request_id = l.request_id AND p.deployment_id = l.deployment_id "
                            "AND p.role <> 'shadow' JOIN versions v ON v.id = p.version_id "
                            "WHERE l.label = 1 AND l.created_at >= ? AND l.created_at < ? AND "
-                           "v.model_id = ?",
-                           "iii", from_ms, to_ms, model_id);
+                           "(p.version_id = ? OR (? = 0 AND v.model_id = ?))",
+                           "iiiii", from_ms, to_ms, version_id, version_id, model_id);
 }

@@ -253,3 +253,7 @@ class Integration(mopstest.TestCase):
                          (1, 0.75))
         self.assertEqual(k["incidents"]["total"], 0)
         self.assertEqual(k["value"]["total"], 10.0)  # 2 positives x 5
+        # the same positives, counted for the version (governance's report)
+        v1 = [v for v in srv.ok("GET", M + "/report")["models"][0]["versions"]
+              if v["registry"]["version"] == 1][0]
+        self.assertEqual(v1["operations"]["costs"]["value"], 10.0, v1["operations"])
