@@ -458,16 +458,16 @@ int http_server_start(const http_config_t *cfg, http_server_t **out, mops_err_t 
                             cfg->host, gai_strerror(gai));
     http_server_t *s = mops_xcalloc(1, sizeof *s);
     s->cfg = *cfg;
-    /* poll(2), not epoll: with epoll, libmicrohttpd 0.9.75 misses about one
-     * client hang-up in five during an upload (the connection then waits
-     * out its timeout holding a partial file); with poll it sees every one.
-     * Each pool thread polls only its own connections (a few dozen at
-     * most on the machines we measure, docs/performance.md). */
     /* Each connection's buffer pool (request line, headers, read buffer),
      * libmicrohttpd's default size: the library zeroes all of it between
      * two requests of a keep-alive connection, so a larger pool is paid
      * for on every request. */
     enum { HTTP_CONN_MEMORY = 32 * 1024 };
+    /* poll(2), not epoll: with epoll, libmicrohttpd 0.9.75 misses about one
+     * client hang-up in five during an upload (the connection then waits
+     * out its timeout holding a partial file); with poll it sees every one.
+     * Each pool thread polls only its own connections (a few dozen at
+     * most on the machines we measure, docs/performance.md). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
