@@ -1,7 +1,8 @@
 /*
  * deliver.c — the delivery thread: every pass it claims the deliveries
- * that are due, POSTs each with libcurl (signed with the webhook's secret
- * when it has one), logs the attempt, and either marks the delivery done,
+ * that are due, POSTs them all at once with libcurl's multi interface
+ * (signed with the webhook's secret when it has one; a receiver that hangs
+ * delays no other), logs each attempt, and either marks the delivery done,
  * schedules the next attempt (exponential backoff) or gives up.
  *
  * A claim moves the delivery's next attempt a minute ahead with a
@@ -42,10 +43,19 @@ struct notify {
 typedef struct due {
     int64_t id, attempts, next_at, max_attempts, backoff_ms, event_id, created_at;
     char *url, *secret, *event, *payload, *team;
+    /* its attempt in flight */
+    CURL *h;
+    struct curl_slist *hdrs;
+    char *body;
+    int64_t at, t0_us;
 } due_t;
 
 static void due_release(due_t *d)
 {
+    curl_slist_free_all(d->hdrs);
+    if (d->h)
+        curl_easy_cleanup(d->h);
+    free(d->body);
     free(d->url);
     if (d->secret)
         memset(d->secret, 0, strlen(d->secret));
@@ -75,18 +85,14 @@ static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl
     return stop && atomic_load(stop);
 }
 
-/* POST body to d->url; *status gets the HTTP status (0: none) and error
- * what went wrong. */
-static void post(const due_t *d, const char *body, const atomic_int *stop, long *status,
-                 char *error, size_t esize)
+/* Prepare d's POST of d->body (its handle in d->h, NULL when libcurl
+ * cannot make one). */
+static void attempt_new(due_t *d, const atomic_int *stop)
 {
-    *status = 0;
-    error[0] = '\0';
     CURL *h = curl_easy_init();
-    if (!h) {
-        snprintf(error, esize, "cannot initialise libcurl");
+    if (!h)
         return;
-    }
+    const char *body = d->body;
     struct curl_slist *hdrs = NULL;
     char line[256];
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
@@ -122,16 +128,26 @@ static void post(const due_t *d, const char *body, const atomic_int *stop, long 
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)d);
+    d->h = h;
+    d->hdrs = hdrs;
+}
+
+/* How d's finished attempt went: *status the HTTP status (0: none), error
+ * what went wrong ("" when delivered). */
+static void attempt_result(const due_t *d, CURLcode cc, long *status, char *error, size_t esize)
+{
+    *status = 0;
+    error[0] = '\0';
+    if (!d->h) {
+        snprintf(error, esize, "cannot initialise libcurl");
+    } else if (cc == CURLE_OK) {
+        curl_easy_getinfo(d->h, CURLINFO_RESPONSE_CODE, status);
         if (*status < 200 || *status > 299)
             snprintf(error, esize, "the receiver answered HTTP %ld", *status);
     } else {
         snprintf(error, esize, "%s", curl_easy_strerror(cc));
     }
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
 }
 
 /* --------------------------------------------------------------- passes */
@@ -261,6 +277,83 @@ static char *body_of(const due_t *d)
     return s;
 }
 
+/* Record how d's attempt went, or give the claim back when the server's
+ * stop cut it short (not the receiver's failure: the next start sends it
+ * at once). */
+static int settle_attempt(store_conn_t *db, const due_t *d, CURLcode cc, const atomic_int *stop,
+                          mops_err_t *err)
+{
+    long status;
+    char error[512];
+    attempt_result(d, cc, &status, error, sizeof error);
+    if (stop && atomic_load(stop) && *error) {
+        (void)store_exec(db, NULL, NULL,
+                         "UPDATE notify_deliveries SET next_attempt_at = ? WHERE id = ? AND "
+                         "state = 'pending'",
+                         "ii", mops_now_ms(), d->id);
+        return 0;
+    }
+    int64_t ms = (mops_mono_us() - d->t0_us) / 1000;
+    int rc = record(db, d, d->at, status, error, ms, err);
+    if (rc != 0)
+        mops_warn("notify: cannot record delivery %lld: %s", (long long)d->id,
+                  err ? err->msg : "?");
+    return rc;
+}
+
+/* POST the n claimed deliveries concurrently; each is recorded as soon as
+ * it finishes, so a receiver that hangs (up to ATTEMPT_TIMEOUT_S) holds
+ * back no other's record. */
+static int send_all(store_conn_t *db, due_t *due, size_t n, const atomic_int *stop,
+                    mops_err_t *err)
+{
+    CURLM *m = curl_multi_init();
+    if (!m)
+        return mops_err_set(err, MOPS_EINTERNAL, "cannot initialise libcurl");
+    int rc = 0, running = 0;
+    for (size_t i = 0; i < n; i++) {
+        due[i].body = body_of(&due[i]);
+        due[i].at = mops_now_ms();
+        due[i].t0_us = mops_mono_us();
+        attempt_new(&due[i], stop);
+        if (!due[i].h || curl_multi_add_handle(m, due[i].h) != CURLM_OK) {
+            int r = settle_attempt(db, &due[i], CURLE_FAILED_INIT, stop, err);
+            rc = rc ? rc : r;
+            if (due[i].h) {
+                curl_easy_cleanup(due[i].h);
+                due[i].h = NULL;
+            }
+        }
+    }
+    do {
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc != CURLM_OK) {
+            /* Unrecorded attempts are sent again once their claims lapse. */
+            mops_warn("notify: %s", curl_multi_strerror(mc));
+            break;
+        }
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            char *priv = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+            due_t *d = (due_t *)priv;
+            int r = settle_attempt(db, d, msg->data.result, stop, err);
+            rc = rc ? rc : r;
+            curl_multi_remove_handle(m, d->h);
+        }
+        if (running)
+            curl_multi_poll(m, NULL, 0, 200, NULL);
+    } while (running);
+    for (size_t i = 0; i < n; i++)
+        if (due[i].h)
+            curl_multi_remove_handle(m, due[i].h); /* harmless when removed already */
+    curl_multi_cleanup(m);
+    return rc;
+}
+
 static int pass(store_t *st, const mops_env_t *env, const atomic_int *stop, int *done,
                 mops_err_t *err)
 {
@@ -277,28 +370,10 @@ static int pass(store_t *st, const mops_env_t *env, const atomic_int *stop, int 
     size_t n = 0;
     rc = claim(db, key, due, &n, err);
     memset(key, 0, sizeof key);
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && !(stop && atomic_load(stop))) {
-            char *body = body_of(&due[i]), error[512];
-            long status;
-            int64_t at = mops_now_ms(), t0 = mops_mono_us();
-            post(&due[i], body, stop, &status, error, sizeof error);
-            int64_t ms = (mops_mono_us() - t0) / 1000;
-            free(body);
-            if (stop && atomic_load(stop) && *error) {
-                /* Cut short by the stop: not the receiver's failure. Give
-                 * the claim back so the next start sends it at once. */
-                store_exec(db, NULL, NULL,
-                           "UPDATE notify_deliveries SET next_attempt_at = ? WHERE id = ? AND "
-                           "state = 'pending'",
-                           "ii", mops_now_ms(), due[i].id);
-            } else if ((rc = record(db, &due[i], at, status, error, ms, err)) != 0) {
-                mops_warn("notify: cannot record delivery %lld: %s", (long long)due[i].id,
-                          err ? err->msg : "?");
-            }
-        }
+    if (rc == 0 && n)
+        rc = send_all(db, due, n, stop, err);
+    for (size_t i = 0; i < n; i++)
         due_release(&due[i]);
-    }
     store_conn_release(db);
     if (done)
         *done = (int)n;

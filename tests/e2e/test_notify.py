@@ -1,8 +1,9 @@
 """Webhooks against real HTTP receivers on loopback: bodies are signed with
 the webhook's secret (HMAC-SHA256), filtered by event, retried after a
 failure and logged attempt by attempt, given up after max_attempts; the
-secret is never shown again; a server stops promptly while a receiver
-hangs, and sends the interrupted delivery after it restarts."""
+secret is never shown again; a receiver that hangs delays no other; a
+server stops promptly while a receiver hangs, and sends the interrupted
+delivery after it restarts."""
 import hashlib
 import hmac
 import json
@@ -95,6 +96,32 @@ class Notify(mopstest.TestCase):
         self.assertEqual(srv.ok("GET", H)["items"], [])
         self.assertEqual(len(srv.ok("GET", "/api/v1/teams/t/deliveries")["items"]), 1)
         srv.ok("POST", H, {"name": "flaky", "url": rcv.url})
+
+    def test_a_hanging_receiver_delays_no_other(self):
+        # Deliveries go out together: the second webhook's is delivered
+        # while the first's receiver still hangs (one at a time, it would
+        # wait out the hanging attempt's 10 s first).
+        srv = self.srv
+        release = threading.Event()
+        self.addCleanup(release.set)
+        slow, fast = self.receiver(hang=release), self.receiver()
+        srv.ok("POST", H, {"name": "slow", "url": slow.url})
+        srv.ok("POST", H, {"name": "fast", "url": fast.url})
+        srv.ok("POST", H + "/slow/ping")
+        srv.ok("POST", H + "/fast/ping")
+        gc.wait_for(lambda: fast.got and slow.got, "both receivers to get their delivery")
+        deadline = time.time() + 30
+        while True:
+            by_hook = {d["webhook"]: d for d in
+                       srv.ok("GET", "/api/v1/teams/t/deliveries")["items"]}
+            if by_hook["fast"]["state"] == "delivered" or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(by_hook["fast"]["state"], "delivered", by_hook)
+        self.assertEqual((by_hook["slow"]["state"], by_hook["slow"]["attempts"]),
+                         ("pending", 0), by_hook)
+        release.set()
+        self.assertEqual([d["state"] for d in gc.settled(srv, "t")], ["delivered"] * 2)
 
     def test_stop_is_prompt_while_a_receiver_hangs(self):
         srv = self.srv
