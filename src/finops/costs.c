@@ -12,6 +12,7 @@
 #include "core/text.h"
 #include "core/time.h"
 #include "finops/finops_int.h"
+#include "registry/registry.h"
 
 const char *const finops__line_names[FC_COUNT] = {
     "cpu", "ram", "gpu", "storage", "egress", "fixed", "overhead", "idle_capacity",
@@ -648,6 +649,24 @@ int finops_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int
     if (rc == 0)
         *out = json_pack("{s:I, s:s}", "predictions", (json_int_t)n, "source",
                          "FinOps usage: every answered row and batch-scored row, by the hour");
+    return rc;
+}
+
+int finops_lineage_predictions(const mops_ctx_t *ctx, const char *team, const char *model,
+                               int64_t version, const char *deployment, int64_t *n,
+                               mops_err_t *err)
+{
+    char ref[24];
+    snprintf(ref, sizeof ref, "%lld", (long long)version);
+    registry_version_ref_t v;
+    int rc = registry_version_resolve(ctx, team, model, ref, AUTH_MODEL_READ, &v, err);
+    if (rc == 0)
+        rc = store_query_int(ctx->db, n, err,
+                             "SELECT COALESCE(SUM(u.predictions), 0) FROM finops_usage u JOIN "
+                             "finops_labels l ON l.kind = 'deployment' AND l.id = "
+                             "u.deployment_id WHERE u.version_id = ? AND l.team_id = ? AND "
+                             "l.name = ?",
+                             "iit", v.version_id, v.m.team_id, deployment);
     return rc;
 }
 

@@ -198,6 +198,14 @@ int finops_governance_cost_per_1k(const mops_ctx_t *ctx, int64_t version_id, jso
 int finops_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
                                   int64_t to_ms, json_t **out, mops_err_t *err);
 
+/* Rows team/model@version answered through the team's deployment named
+ * deployment (every deployment of that name, deleted ones included), as
+ * metered: for lineage, where the prediction log samples under load.
+ * Needs model.read. */
+int finops_lineage_predictions(const mops_ctx_t *ctx, const char *team, const char *model,
+                               int64_t version, const char *deployment, int64_t *n,
+                               mops_err_t *err);
+
 /* governance_providers_t.cost: {"cost", "value", "currency"} of the
  * version in [from_ms, to_ms). */
 int finops_governance_cost(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,

@@ -4,11 +4,11 @@
  * server.c): governance (is a version receiving traffic, which deployments
  * route to it) and data lineage (a model version's deployments).
  *
- * They read the store only (deployment_targets, prediction_log) on the
+ * They read the store only (deployments and their targets) on the
  * caller's connection, inside its transaction, so they also work on a
- * server that is not serving. Lineage's prediction counts are the
- * prediction log's: rows of the requests it kept (it samples and drops
- * under load, counted in the deployment's stats).
+ * server that is not serving. Prediction counts are FinOps' (metering sees
+ * every request; the prediction log samples under load): server.c adds
+ * them to lineage's deployments.
  */
 #include <stdio.h>
 #include <string.h>
@@ -61,22 +61,10 @@ int serve_lineage_deployments(const mops_ctx_t *ctx, const char *team, const cha
     json_t *items = NULL, *it;
     if (rc == 0)
         rc = serve_governance_deployments(ctx, v.version_id, &items, err);
-    size_t i;
-    json_array_foreach(items, i, it) {
-        int64_t n = 0;
-        if (rc == 0)
-            rc = store_query_int(ctx->db, &n, err,
-                                 "SELECT COALESCE(SUM(p.n_rows), 0) FROM prediction_log p JOIN "
-                                 "deployments d ON d.id = p.deployment_id WHERE p.version_id = ? "
-                                 "AND d.name = ? AND d.deleted_at IS NULL AND p.role <> 'shadow'",
-                                 "it", v.version_id, json_string_value(json_object_get(it, "name")));
-        json_object_set_new(it, "status", json_string("live"));
-        json_object_set_new(it, "predictions", json_integer(n));
-    }
-    if (rc != 0) {
-        json_decref(items);
+    if (rc != 0)
         return rc;
-    }
+    size_t i;
+    json_array_foreach(items, i, it) json_object_set_new(it, "status", json_string("live"));
     *out = items;
     return 0;
 }

@@ -211,9 +211,8 @@ int serve_version_deployments(const mops_ctx_t *ctx, int64_t version_id, json_t 
  * store on ctx's connection, inside the caller's transaction.
  * traffic: {"receiving": bool, "kinds": [roles], "deployments": [...]};
  * deployments: [{"name", "role", "weight"}]; lineage: the deployments of
- * team/model@version with "status" and "predictions" (the prediction
- * log's: rows of the requests it kept). Governance's exact prediction
- * counts are FinOps' metering (finops_governance_predictions). */
+ * team/model@version with "status". Prediction counts are FinOps' metering
+ * (finops_governance_predictions, finops_lineage_predictions). */
 int serve_governance_traffic(const mops_ctx_t *ctx, int64_t version_id, json_t **out,
                              mops_err_t *err);
 int serve_governance_deployments(const mops_ctx_t *ctx, int64_t version_id, json_t **out,

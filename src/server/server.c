@@ -18,6 +18,7 @@
 #include "auth/auth.h"
 #include "cli/cli.h"
 #include "core/fs.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "data/data.h"
@@ -110,6 +111,29 @@ static int bootstrap(store_t *st, const mops_env_t *env, mops_err_t *err)
     return rc;
 }
 
+/* Lineage's deployments of a model version: serving's, each with the
+ * predictions FinOps metered through it. */
+static int lineage_deployments(const mops_ctx_t *ctx, const char *team, const char *model,
+                               int64_t version, json_t **out, mops_err_t *err)
+{
+    json_t *items = NULL, *it;
+    int rc = serve_lineage_deployments(ctx, team, model, version, &items, err);
+    size_t i;
+    json_array_foreach(items, i, it) {
+        int64_t n = 0;
+        if (rc == 0 && (rc = finops_lineage_predictions(ctx, team, model, version,
+                                                        mops_json_str(it, "name", ""), &n,
+                                                        err)) == 0)
+            json_object_set_new(it, "predictions", json_integer(n));
+    }
+    if (rc != 0) {
+        json_decref(items);
+        return rc;
+    }
+    *out = items;
+    return 0;
+}
+
 /* Connect the modules that answer questions of modules below them
  * (docs/architecture.md): governance asks serving, monitoring, FinOps and
  * DataOps; data lineage asks serving; FinOps asks monitoring. */
@@ -125,7 +149,7 @@ static void providers_register(void)
                                  .cost = finops_governance_cost,
                                  .model_pii = data_model_pii};
     governance_providers_set(&gp);
-    data_lineage_set_deployments(serve_lineage_deployments);
+    data_lineage_set_deployments(lineage_deployments);
     finops_monitor_t fm = {.availability = monitor_availability,
                            .alert_count = monitor_alert_count,
                            .monitored = monitor_version_monitored};

@@ -138,6 +138,10 @@ class Integration(mopstest.TestCase):
         self.assertIn("FinOps", got["source"])
         self.assertEqual(srv.ok("GET", "/api/v1/deployments/quiet/stats")["prediction_log"]
                          ["enabled"], False)
+        # lineage's deployments count them the same way
+        g = srv.ok("GET", "/api/v1/lineage/models/fraud/churn/versions/1")
+        deps = [n for n in g["nodes"] if n["kind"] == "deployment"]
+        self.assertEqual([(d["name"], d["predictions"]) for d in deps], [("quiet", 10)], g)
 
     def test_lineage_reaches_deployments(self):
         srv = self.srv
