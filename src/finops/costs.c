@@ -204,7 +204,7 @@ int finops__compute(const mops_ctx_t *ctx, finops_group_t by, int64_t from_ms, i
                     int64_t only_team, finops_sum_t **out, size_t *n, finops_server_sum_t *server,
                     finops_row_fn each, void *arg, mops_err_t *err)
 {
-    int64_t h0 = from_ms - ((from_ms % FINOPS_HOUR_MS) + FINOPS_HOUR_MS) % FINOPS_HOUR_MS;
+    int64_t h0 = finops__hour_start(from_ms);
     finops_prices_t *p = NULL;
     size_t np = 0, nh = 0;
     hour_sum_t *h = NULL;
@@ -640,7 +640,7 @@ int finops_governance_cost_per_1k(const mops_ctx_t *ctx, int64_t version_id, jso
 int finops_governance_predictions(const mops_ctx_t *ctx, int64_t version_id, int64_t from_ms,
                                   int64_t to_ms, json_t **out, mops_err_t *err)
 {
-    int64_t h0 = from_ms - ((from_ms % FINOPS_HOUR_MS) + FINOPS_HOUR_MS) % FINOPS_HOUR_MS;
+    int64_t h0 = finops__hour_start(from_ms);
     int64_t n = 0;
     int rc = store_query_int(ctx->db, &n, err,
                              "SELECT COALESCE(SUM(predictions), 0) FROM finops_usage WHERE "

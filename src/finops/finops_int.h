@@ -92,6 +92,8 @@ int finops__label_set(const mops_ctx_t *ctx, const char *kind, int64_t id, int64
 int finops__period(const char *from, const char *to, int64_t dflt_from, int64_t *from_ms,
                    int64_t *to_ms, mops_err_t *err);
 
+/* The start of the hour holding ms (before 1970 too). */
+int64_t finops__hour_start(int64_t ms);
 /* The start of the UTC month holding ms, and of the next one. */
 int64_t finops__month_start(int64_t ms);
 int64_t finops__month_next(int64_t month_start);

@@ -204,7 +204,7 @@ int finops_prices_set(const mops_ctx_t *ctx, const json_t *spec, json_t **out, m
     if (ef && mops_time_parse(ef, &from) != 0)
         return mops_err_set(err, MOPS_EINVAL,
                             "effective_from \"%s\" must be an RFC 3339 time", mops_text_show(ef));
-    from -= ((from % FINOPS_HOUR_MS) + FINOPS_HOUR_MS) % FINOPS_HOUR_MS;
+    from = finops__hour_start(from);
     finops_prices_t *p;
     size_t n;
     if ((rc = finops__prices_load(ctx, &p, &n, err)) != 0)
@@ -275,6 +275,11 @@ const char *finops__label(const mops_ctx_t *ctx, const char *kind, int64_t id)
 }
 
 /* ------------------------------------------------------------ periods */
+
+int64_t finops__hour_start(int64_t ms)
+{
+    return ms - ((ms % FINOPS_HOUR_MS) + FINOPS_HOUR_MS) % FINOPS_HOUR_MS;
+}
 
 int64_t finops__month_start(int64_t ms)
 {
